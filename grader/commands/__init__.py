@@ -1,0 +1,1 @@
+"""One module per grader command; cli.py only parses arguments and dispatches."""

@@ -1,0 +1,78 @@
+"""Recording stand-ins handed to the learner's code: they note when they start, finish or
+are cancelled, and how many run at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+class JobError(Exception):
+    """The failure a failing job raises, so a check can tell it from anything else."""
+
+
+@dataclass
+class JobRecord:
+    label: str
+    delay: float
+    started: float | None = None
+    ended: float | None = None
+    outcome: str = "not started"  # "done", "failed", "cancelled", "running"
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome in ("done", "failed", "cancelled")
+
+
+class JobBoard:
+    """Makes zero-argument factories of awaitables and records every run."""
+
+    def __init__(self) -> None:
+        self.records: list[JobRecord] = []
+        self.running = 0
+        self.peak = 0
+
+    def job(
+        self, delay: float, result: Any = None, *, fails: bool = False, label: str = ""
+    ) -> Callable[[], Awaitable[Any]]:
+        record = JobRecord(label or f"job {len(self.records)}", delay)
+        self.records.append(record)
+
+        async def run() -> Any:
+            loop = asyncio.get_running_loop()
+            record.started = loop.time()
+            record.outcome = "running"
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            try:
+                await asyncio.sleep(delay)
+                if fails:
+                    record.outcome = "failed"
+                    raise JobError(f"{record.label} failed on purpose")
+                record.outcome = "done"
+                return result
+            except asyncio.CancelledError:
+                record.outcome = "cancelled"
+                raise
+            finally:
+                record.ended = loop.time()
+                self.running -= 1
+
+        return run
+
+    def jobs(self, delays: list[float]) -> list[Callable[[], Awaitable[Any]]]:
+        return [self.job(d, result=f"result {i}", label=f"job {i}") for i, d in enumerate(delays)]
+
+    def unfinished(self) -> list[JobRecord]:
+        return [r for r in self.records if r.outcome == "running"]
+
+    def describe(self, records: list[JobRecord]) -> str:
+        return ", ".join(f"{r.label} ({r.outcome})" for r in records) or "none"
+
+
+def other_tasks() -> list[asyncio.Task[Any]]:
+    """Tasks still alive on the loop besides the check itself."""
+    me = asyncio.current_task()
+    return [t for t in asyncio.all_tasks() if t is not me and not t.done()]

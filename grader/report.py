@@ -1,0 +1,133 @@
+"""The learner-facing report on a terminal: colour when it is one, plain text when piped."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .course import Chapter
+from .results import ChapterResult, CheckResult, Feedback
+
+PASS, FAIL = "✓", "✗"
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(highlight=False, stderr=stderr, soft_wrap=True)
+
+
+def feedback_text(feedback: Feedback, indent: str = "    ") -> Text:
+    text = Text()
+    text.append(indent + feedback.summary + "\n", style="bold")
+    for label, value, style in (
+        ("where", feedback.where, "cyan"),
+        ("expected", feedback.expected, "green"),
+        ("got", feedback.got, "red"),
+        ("hint", feedback.hint, "yellow"),
+    ):
+        if value:
+            pad = " " * (len("expected") - len(label))
+            body = value.replace("\n", "\n" + indent + " " * 10)
+            text.append(f"{indent}{label}:{pad} ", style="dim")
+            text.append(body + "\n", style=style)
+    return text
+
+
+def print_chapter(out: Console, chapter: Chapter, result: ChapterResult, *, verbose: bool) -> None:
+    out.print(
+        Text(f"Chapter {chapter.id} · {chapter.title}", style="bold"),
+        Text(f"  ({result.file})", style="dim"),
+    )
+    if result.problem:
+        out.print(Text(f"\n{FAIL} Your file could not be checked", style="bold red"))
+        out.print(feedback_text(result.problem), end="")
+        print_output(out, result.problem_output)
+        out.print()
+    for check in result.checks:
+        mark = Text(f" {PASS} ", style="green") if check.passed else Text(f" {FAIL} ", style="red")
+        out.print(mark + Text(check.name) + Text(f"  [task {check.task}]", style="dim"))
+    style = "bold green" if result.ok else "bold red"
+    out.print(
+        Text(
+            f"\n{result.passed}/{result.total} checks passed · "
+            f"{result.score}/{result.max_score} points",
+            style=style,
+        )
+    )
+    if result.problem and not verbose:
+        print_next_step(out, chapter, result)
+        return
+    seen: set[str] = set()
+    for check in result.checks:
+        if check.passed:
+            continue
+        print_failure(out, check, seen, verbose=verbose)
+    if result.ok:
+        out.print(Text("All checks pass. Well done!", style="green"))
+    else:
+        print_next_step(out, chapter, result)
+
+
+def print_failure(out: Console, check: CheckResult, seen: set[str], *, verbose: bool) -> None:
+    out.print(
+        Text(f"\n{FAIL} {check.name}", style="bold red")
+        + Text(f"  [task {check.task}]", style="dim")
+    )
+    feedback = check.feedback or Feedback("This check failed.")
+    key = feedback.summary + (feedback.where or "")
+    if key in seen and not verbose:
+        out.print(Text(f"    {feedback.summary} (as above)", style="dim"))
+        return
+    seen.add(key)
+    out.print(feedback_text(feedback), end="")
+    print_output(out, check.output)
+    if verbose and check.traceback:
+        out.print(Text(check.traceback, style="dim"))
+
+
+def print_output(out: Console, output: str, lines: int = 20) -> None:
+    if not output.strip():
+        return
+    out.print(Text("    your code printed:", style="dim"))
+    shown = [
+        line if len(line) <= 200 else line[:200] + "..." for line in output.splitlines()[:lines]
+    ]
+    out.print(Text("\n".join("      " + line for line in shown)))
+
+
+def print_next_step(out: Console, chapter: Chapter, result: ChapterResult) -> None:
+    failed = sorted({c.task for c in result.checks if not c.passed})
+    if not failed:
+        return
+    task = chapter.task(failed[0])
+    out.print(
+        Text("\nNext step: ", style="bold")
+        + Text(f"task {task.number}, {task.title}. ")
+        + Text(f"Stuck? grader hint {chapter.id} {task.number}", style="yellow")
+    )
+
+
+def print_summary(out: Console, chapters: list[Chapter], results: list[ChapterResult]) -> None:
+    table = Table(title="All chapters", show_lines=False)
+    table.add_column("chapter")
+    table.add_column("title")
+    table.add_column("checks", justify="right")
+    table.add_column("points", justify="right")
+    table.add_column("status")
+    for chapter, result in zip(chapters, results, strict=True):
+        status = (
+            Text("passed", style="green")
+            if result.ok
+            else Text("cannot load" if result.problem else "failed", style="red")
+        )
+        table.add_row(
+            chapter.id,
+            chapter.title,
+            f"{result.passed}/{result.total}",
+            f"{result.score}/{result.max_score}",
+            status,
+        )
+    out.print(table)
+    passed = sum(r.passed for r in results)
+    total = sum(r.total for r in results)
+    out.print(Text(f"{passed}/{total} checks passed in {len(results)} chapters", style="bold"))

@@ -1,0 +1,52 @@
+"""What the grader remembers in the course folder (.grader/, ignored by git): each
+chapter's last result and how many hints of each task the learner has seen."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .results import ChapterResult
+
+
+class State:
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "state.json"
+        try:
+            self.data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.data = {}
+        self.data.setdefault("results", {})
+        self.data.setdefault("hints", {})
+
+    def save(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True), encoding="utf-8")
+            tmp.replace(self.path)
+        except OSError:
+            pass  # a read-only course folder must not stop the learner from checking
+
+    def record(self, result: ChapterResult) -> None:
+        self.data["results"][result.chapter] = {
+            "passed": result.passed,
+            "total": result.total,
+            "score": result.score,
+            "max_score": result.max_score,
+            "file": result.file,
+            "failed_tasks": sorted({c.task for c in result.checks if not c.passed}),
+            "when": time.strftime("%Y-%m-%d %H:%M"),
+        }
+
+    def last(self, chapter: str) -> dict[str, Any] | None:
+        value = self.data["results"].get(chapter)
+        return value if isinstance(value, dict) else None
+
+    def hints_seen(self, chapter: str, task: int) -> int:
+        return int(self.data["hints"].get(f"{chapter}.{task}", 0))
+
+    def set_hints_seen(self, chapter: str, task: int, count: int) -> None:
+        self.data["hints"][f"{chapter}.{task}"] = count

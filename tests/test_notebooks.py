@@ -1,0 +1,118 @@
+"""Every notebook executes top to bottom, offline, within its time budget; its check cell
+reports on the exercise; notebooks are committed clean and in sync with course.toml."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT, chapter_ids
+
+from grader.course import load_course
+
+BUDGET_SECONDS = 120  # one notebook, top to bottom, on a slow 2-core machine
+# Anything that tries the internet through a proxy-aware client fails fast.
+OFFLINE = {
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "ALL_PROXY": "http://127.0.0.1:9",
+    "NO_PROXY": "127.0.0.1,localhost",
+}
+
+
+def learner_copy(tmp_path: Path, *, solved: bool) -> Path:
+    for name in ("course.toml",):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for folder in ("notebooks", "exercises", "solutions"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    if solved:
+        for solution in (tmp_path / "solutions").glob("ex*.py"):
+            shutil.copy(solution, tmp_path / "exercises" / solution.name)
+    return tmp_path
+
+
+def execute(root: Path, chapter_id: str) -> tuple[nbformat.NotebookNode, float]:
+    """Run the notebook with `jupyter execute` in its own process, as CI and a teacher would;
+    errors are kept in the outputs for the test to judge cell by cell."""
+    notebook = load_course(root).chapter(chapter_id).notebook
+    executed = root / "executed.ipynb"
+    started = time.monotonic()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "execute",
+            "--allow-errors",
+            f"--timeout={BUDGET_SECONDS}",
+            f"--output={executed}",
+            notebook.name,
+        ],
+        cwd=notebook.parent,
+        capture_output=True,
+        text=True,
+        timeout=BUDGET_SECONDS * 2,
+        env={**os.environ, **OFFLINE, "COURSE_ROOT": str(root)},
+    )
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    return nbformat.read(executed, as_version=4), took
+
+
+def text_of(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        parts.append(output.get("text", ""))
+        parts.append(output.get("data", {}).get("text/plain", ""))
+        if output.get("output_type") == "error":
+            parts.append(f"{output['ename']}: {output['evalue']}")
+    return "".join(parts)
+
+
+def errors(cell: nbformat.NotebookNode) -> list[str]:
+    return [
+        f"{o['ename']}: {o['evalue']}"
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
+
+
+@pytest.mark.parametrize("chapter_id", chapter_ids())
+def test_notebook_runs_on_the_untouched_stub(tmp_path: Path, chapter_id: str) -> None:
+    nb, took = execute(learner_copy(tmp_path, solved=False), chapter_id)
+    assert took < BUDGET_SECONDS
+    for cell in nb.cells:
+        if "raises-exception" not in cell.metadata.get("tags", []):
+            assert not errors(cell), (cell.source, errors(cell))
+    report = text_of(nb.cells[-1])
+    assert f"Chapter {chapter_id}" in report and "0/" in report and "not written yet" in report
+
+
+@pytest.mark.parametrize("chapter_id", chapter_ids())
+def test_notebook_try_it_cells_work_on_a_solved_exercise(tmp_path: Path, chapter_id: str) -> None:
+    nb, _ = execute(learner_copy(tmp_path, solved=True), chapter_id)
+    try_it = [c for c in nb.cells if c.cell_type == "code" and "exercise(" in c.source]
+    assert try_it, "a notebook should let the learner try their exercise"
+    for cell in try_it:
+        assert not errors(cell), (cell.source, errors(cell))
+    assert "All checks pass" in text_of(nb.cells[-1])
+
+
+def test_notebooks_are_clean_and_in_sync() -> None:
+    done = subprocess.run(
+        [sys.executable, "scripts/sync_notebooks.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            assert cell.get("outputs", []) == [] and cell.get("execution_count") is None, path
