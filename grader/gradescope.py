@@ -26,6 +26,7 @@ def results_json(chapters: list[ChapterResult], wall_seconds: float) -> dict[str
             "status": check.status,
             "output": check_output(check),
             "visibility": "visible",
+            "extra_data": {"task": check.task, "loop_seconds": check.loop_seconds},
         }
         for chapter in chapters
         for check in chapter.checks

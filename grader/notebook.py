@@ -1,13 +1,17 @@
-"""The check cell at the end of every notebook: `from grader.notebook import check`.
+"""For notebooks: the check cell at the end of every chapter, and "try it" cells.
 
-The learner's code still runs in a separate process, so an endless loop in an exercise
-stops the check, never the notebook's kernel.
+The learner's code still runs in a separate process when checked, so an endless loop in an
+exercise stops the check, never the notebook's kernel.
 """
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+
+from rich.console import Console
 
 from .course import load_course
 from .lab.learner import load_module
@@ -16,16 +20,36 @@ from .results import ChapterResult
 from .runner import run_chapter
 from .state import State
 
+HTML_BLOCK = '<pre style="font-family: monospace; line-height: 1.35">{code}</pre>'
+
+
+def show(render: Callable[[Console], None]) -> None:
+    """One output block: HTML in Jupyter with a plain-text twin; a plain print elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # the grader also works without Jupyter installed
+        render(console())
+        return
+    if get_ipython() is None:
+        render(console())
+        return
+    out = Console(record=True, file=io.StringIO(), width=110, highlight=False, force_jupyter=False)
+    render(out)
+    text = out.export_text(clear=False)
+    html = out.export_html(inline_styles=True, code_format=HTML_BLOCK)
+    display({"text/html": html, "text/plain": text}, raw=True)  # type: ignore[no-untyped-call]
+
 
 def check(
     chapter_id: str, *, file: str | Path | None = None, solutions: bool = False
 ) -> ChapterResult:
+    """Run a chapter's checks (the same as `grader check NN`) and show the report."""
     course = load_course()
     chapter = course.chapter(chapter_id)
     path = Path(file) if file else chapter.solution if solutions else chapter.exercise
     result = run_chapter(course, chapter, path.resolve())
-    # In Jupyter, rich renders this as formatted output in the cell.
-    print_chapter(console(), chapter, result, verbose=False)
+    show(lambda out: print_chapter(out, chapter, result, verbose=False))
     if file is None and not solutions:
         state = State(course.state_dir)
         state.record(result)

@@ -80,3 +80,13 @@ def test_ids_are_unique_and_ordered(course: Course) -> None:
     ids = [c.id for c in course.chapters]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"\d\d", i) for i in ids)
+
+
+def test_readme_lists_every_chapter_and_its_quick_start(course: Course) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for chapter in course.chapters:
+        row = f"| {chapter.id} | {chapter.title} | [{chapter.id}_{chapter.slug}]"
+        assert row in readme, f"README's chapter table lacks: {row}"
+    assert "bash scripts/start" in readme and "bash scripts/test" in readme
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "bash scripts/test" in ci, "CI must run the README's test command"
