@@ -29,9 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("targets", nargs="+")
     args = parser.parse_args(argv)
 
-    # On SIGUSR1 the supervisor gets a stack dump: it names the learner's line that hangs.
+    # On SIGUSR1 the supervisor gets a stack dump: it names the learner's line that hangs,
+    # in whichever thread it hangs (a check may call the learner's code from a thread).
     stacks = args.stacks.open("w", encoding="utf-8")
-    faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=False)
+    faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)
 
     with args.events.open("a", encoding="utf-8") as events:
         plugin = GraderPlugin(args.file.resolve(), args.relpath, args.module, events)

@@ -6,6 +6,7 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
+from .blocking import BlockedLoop
 from .lab.feedback import CheckFailed
 from .results import Feedback
 
@@ -28,6 +29,13 @@ def where(frame: traceback.FrameSummary, relpath: str) -> str:
     return f"{relpath}, line {frame.lineno}" + (f": {line}" if line else "")
 
 
+def source_line(file: Path, number: int) -> str:
+    try:
+        return file.read_text(encoding="utf-8").splitlines()[number - 1].strip()
+    except (OSError, IndexError, UnicodeDecodeError):
+        return ""
+
+
 def leaf(exc: BaseException) -> BaseException:
     """The first real exception inside (nested) exception groups."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
@@ -42,7 +50,10 @@ def explain(exc: BaseException, learner: Path, relpath: str) -> Feedback:
     frames = learner_frames(inner.__traceback__, learner)
     at = where(frames[-1], relpath) if frames else None
     name = type(inner).__name__
-    if name == "BlockingError":  # from blockbuster; matched by name to keep imports light
+    if isinstance(inner, BlockedLoop):
+        line = source_line(learner, inner.lineno)
+        at = f"{relpath}, line {inner.lineno}" + (f": {line}" if line else "")
+    if name in ("BlockingError", "BlockedLoop"):  # from blockbuster, or seen by the grader
         call = str(inner).removeprefix("Blocking call to ").strip()
         advice = next((v for k, v in BLOCKING_ADVICE.items() if call.startswith(k)), None)
         return Feedback(

@@ -6,10 +6,12 @@ exercise stops the check, never the notebook's kernel.
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar
 
 from rich.console import Console
 
@@ -19,6 +21,8 @@ from .report import console, print_chapter
 from .results import ChapterResult
 from .runner import run_chapter
 from .state import State
+
+T = TypeVar("T")
 
 HTML_BLOCK = '<pre style="font-family: monospace; line-height: 1.35">{code}</pre>'
 
@@ -66,3 +70,21 @@ def exercise(chapter_id: str, *, solutions: bool = False) -> ModuleType:
     chapter = course.chapter(chapter_id)
     path = chapter.solution if solutions else chapter.exercise
     return load_module(path, f"{chapter.module_name}_notebook")
+
+
+async def try_it(awaitable: Awaitable[T], seconds: float = 5.0) -> T | None:
+    """Await a learner's call in a "try it" cell, giving up after `seconds` of waiting.
+
+    A wait that never ends (a semaphore of 0, an event nobody sets) then prints a message
+    instead of freezing the notebook. A busy loop that never awaits cannot be stopped from
+    here: Kernel > Interrupt does that.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    except TimeoutError:
+        print(
+            f"Stopped after {seconds:g} s: the call was still waiting. Does it wait for "
+            "something that never happens? `grader check` will tell you more."
+        )
+        return None

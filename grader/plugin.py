@@ -11,14 +11,13 @@ import asyncio
 import inspect
 import json
 import time
-import types
 from collections.abc import Generator
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from blockbuster import BlockBuster
 
+from .blocking import LearnerBlockBuster
 from .capture import captured
 from .explain import explain, explain_load, format_traceback
 from .lab.clock import new_virtual_loop
@@ -38,11 +37,7 @@ class GraderPlugin:
         self.feedback: Any = None
         self.traceback = ""
         self.loop_seconds = 0.0
-        scanned = types.ModuleType(module_name)
-        scanned.__file__ = str(learner_path)
-        # Only frames from the learner's file are scanned: Quart, pytest and the grader may
-        # block (they do not run in a learner's event loop in production) without a report.
-        self.blockbuster = BlockBuster(scanned_modules=[scanned])
+        self.blockbuster = LearnerBlockBuster(learner_path)
 
     def emit(self, event: str, **fields: Any) -> None:
         self.events.write(json.dumps({"event": event, **fields}) + "\n")
@@ -139,6 +134,7 @@ class GraderPlugin:
     def run_on_virtual_loop(self, coro: Any) -> None:
         loop = new_virtual_loop()
         asyncio.set_event_loop(loop)
+        self.blockbuster.violations.clear()
         try:
             self.blockbuster.activate()
             try:
@@ -150,6 +146,10 @@ class GraderPlugin:
         finally:
             asyncio.set_event_loop(None)
             loop.close()
+            if self.blockbuster.violations:
+                # Reported even when the check passed or failed for another reason: a web
+                # framework turns the BlockingError into a 500, and the cause matters most.
+                raise self.blockbuster.violations[0]
 
 
 def flooded(total: int, when: str) -> Feedback:

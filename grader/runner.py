@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .course import Chapter, Course
+from .explain import source_line
 from .results import ChapterResult, CheckResult, Feedback
 
 POLL_SECONDS = 0.01
@@ -45,8 +46,11 @@ def run_chapter(
     file: Path,
     *,
     check_timeout: float | None = None,
+    checks_file: Path | None = None,
 ) -> ChapterResult:
+    """Run `chapter`'s checks (or those of `checks_file`) against the learner's `file`."""
     started = time.perf_counter()
+    checks_path = checks_file or chapter.checks
     relpath = course.relative(file)
     result = ChapterResult(chapter.id, chapter.title, relpath)
     # An explicit --timeout bounds the import as well as each check.
@@ -56,9 +60,9 @@ def run_chapter(
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         while remaining is None or remaining:
             targets = (
-                [str(chapter.checks)]
+                [str(checks_path)]
                 if remaining is None
-                else [f"{chapter.checks}::{name}" for name in remaining]
+                else [f"{checks_path}::{name}" for name in remaining]
             )
             run = run_child(chapter, file, relpath, targets, Path(tmp), limits)
             current: str | None = None
@@ -246,13 +250,6 @@ def stuck_line(stack: str, file: Path, relpath: str) -> str | None:
             number = int(match["line"])
             return f"{relpath}, line {number}: {source_line(file, number)}"
     return None
-
-
-def source_line(file: Path, number: int) -> str:
-    try:
-        return file.read_text(encoding="utf-8").splitlines()[number - 1].strip()
-    except (OSError, IndexError, UnicodeDecodeError):
-        return ""
 
 
 def timed_out(run: ChildRun, limits: Limits) -> Feedback:

@@ -1,0 +1,106 @@
+"""The grader's engine with the web stack later chapters use: a Quart app driven through
+its test client runs in virtual time, and Quart's own internals are never reported as
+blocking, while the learner's blocking calls are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from grader.course import Course
+from grader.runner import run_chapter
+
+LEARNER_APP = '''
+import asyncio
+import time
+
+from quart import Quart, jsonify, request
+
+
+def create_app(*, delay: float = 2.0) -> Quart:
+    app = Quart(__name__)
+
+    @app.get("/data")
+    async def data():
+        await asyncio.sleep(delay)
+        return "Data fetched!"
+
+    @app.post("/echo")
+    async def echo():
+        body = await request.get_json(silent=True)
+        if body is None:
+            return jsonify(error="send a JSON body"), 400
+        return jsonify(body)
+
+    @app.get("/blocking")
+    async def blocking():
+        time.sleep(0.01)
+        return "froze the loop"
+
+    return app
+'''
+
+CHECKS = '''
+import asyncio
+
+from grader.lab import Learner, check, expect_equal, expect_seconds, timed
+
+
+@check("GET /data takes 2 s of loop time, twice at once also 2 s", task=1)
+async def test_data(learner: Learner) -> None:
+    app = learner.function("create_app")()
+    client = app.test_client()
+    response, took = await timed(60, client.get("/data"), "GET /data")
+    expect_equal(await response.get_data(as_text=True), "Data fetched!", call="GET /data")
+    expect_seconds(took, 2.0, what="GET /data", hint="")
+    both, took = await timed(60, asyncio.gather(client.get("/data"), client.get("/data")), "2 x GET")
+    expect_seconds(took, 2.0, what="two GET /data at once", hint="")
+
+
+@check("POST /echo echoes JSON, 400 without it", task=1)
+async def test_echo(learner: Learner) -> None:
+    app = learner.function("create_app")()
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        response = await client.post("/echo", json={"a": [1, 2]})
+        expect_equal(await response.get_json(), {"a": [1, 2]}, call="POST /echo")
+        response = await client.post("/echo", data="not json")
+        expect_equal(response.status_code, 400, call="POST /echo (not JSON)")
+
+
+@check("GET /blocking is reported as blocking", task=1)
+async def test_blocking(learner: Learner) -> None:
+    app = learner.function("create_app")()
+    await app.test_client().get("/blocking")
+'''
+
+
+def test_quart_app_in_virtual_time_without_false_blocking_reports(
+    course: Course, tmp_path: Path
+) -> None:
+    learner = tmp_path / "ex01_coroutines.py"
+    learner.write_text(LEARNER_APP)
+    checks = tmp_path / "ex_engine_checks.py"
+    checks.write_text(CHECKS)
+    result = run_chapter(course, course.chapter("01"), learner, checks_file=checks)
+    by_name = {c.id: c for c in result.checks}
+    assert result.problem is None
+    assert by_name["test_data"].passed, by_name["test_data"].feedback
+    assert by_name["test_data"].loop_seconds >= 4.0
+    assert by_name["test_data"].wall_seconds < 5.0
+    assert by_name["test_echo"].passed, (by_name["test_echo"].feedback, by_name["test_echo"].traceback)
+    blocking = by_name["test_blocking"]
+    assert not blocking.passed and blocking.feedback is not None
+    assert "blocking call (time.sleep)" in blocking.feedback.summary
+    assert blocking.feedback.where and "time.sleep(0.01)" in blocking.feedback.where
+
+
+@pytest.mark.parametrize("chapter_id", ["00", "01", "02"])
+def test_checks_use_no_real_time_for_simulated_waits(course: Course, chapter_id: str) -> None:
+    chapter = course.chapter(chapter_id)
+    result = run_chapter(course, chapter, chapter.solution)
+    assert result.ok
+    # A 60-second budget of simulated waits must not show up as wall time.
+    assert sum(c.wall_seconds for c in result.checks) < 3.0 + 0 * len(str(ROOT))
