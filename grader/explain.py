@@ -77,6 +77,13 @@ def explain(exc: BaseException, learner: Path, relpath: str) -> Feedback:
             where=at,
         )
     message = str(inner)
+    if isinstance(inner, RuntimeError) and "no current event loop" in message and frames:
+        return Feedback(
+            f"Your code raised RuntimeError: {message}",
+            hint="asyncio.get_event_loop() no longer makes a loop for you (Python 3.12 warns, "
+            "3.14 refuses). From plain code, run a coroutine with asyncio.run(...).",
+            where=at,
+        )
     if frames:
         return Feedback(
             f"Your code raised {name}" + (f": {message}" if message else ""),

@@ -12,7 +12,7 @@ from conftest import ROOT
 from grader.course import Course
 from grader.runner import run_chapter
 
-LEARNER_APP = '''
+LEARNER_APP = """
 import asyncio
 import time
 
@@ -40,9 +40,9 @@ def create_app(*, delay: float = 2.0) -> Quart:
         return "froze the loop"
 
     return app
-'''
+"""
 
-CHECKS = '''
+CHECKS = """
 import asyncio
 
 from grader.lab import Learner, check, expect_equal, expect_seconds, timed
@@ -55,7 +55,8 @@ async def test_data(learner: Learner) -> None:
     response, took = await timed(60, client.get("/data"), "GET /data")
     expect_equal(await response.get_data(as_text=True), "Data fetched!", call="GET /data")
     expect_seconds(took, 2.0, what="GET /data", hint="")
-    both, took = await timed(60, asyncio.gather(client.get("/data"), client.get("/data")), "2 x GET")
+    pair = asyncio.gather(client.get("/data"), client.get("/data"))
+    both, took = await timed(60, pair, "two GET /data at once")
     expect_seconds(took, 2.0, what="two GET /data at once", hint="")
 
 
@@ -74,7 +75,7 @@ async def test_echo(learner: Learner) -> None:
 async def test_blocking(learner: Learner) -> None:
     app = learner.function("create_app")()
     await app.test_client().get("/blocking")
-'''
+"""
 
 
 def test_quart_app_in_virtual_time_without_false_blocking_reports(
@@ -90,7 +91,10 @@ def test_quart_app_in_virtual_time_without_false_blocking_reports(
     assert by_name["test_data"].passed, by_name["test_data"].feedback
     assert by_name["test_data"].loop_seconds >= 4.0
     assert by_name["test_data"].wall_seconds < 5.0
-    assert by_name["test_echo"].passed, (by_name["test_echo"].feedback, by_name["test_echo"].traceback)
+    assert by_name["test_echo"].passed, (
+        by_name["test_echo"].feedback,
+        by_name["test_echo"].traceback,
+    )
     blocking = by_name["test_blocking"]
     assert not blocking.passed and blocking.feedback is not None
     assert "blocking call (time.sleep)" in blocking.feedback.summary

@@ -3,7 +3,7 @@
 import asyncio
 import threading
 
-from grader.lab import Learner, check, expect_equal, fail, within
+from grader.lab import Learner, check, expect_equal, fail, show, within
 
 
 @check("hello() greets the world", task=1)
@@ -71,7 +71,7 @@ def test_main_uses_hello(learner: Learner) -> None:
         fail(
             "main() never ran hello() on an event loop",
             expected="main() awaits hello() through asyncio.run(hello())",
-            got=f"hello was not awaited; main() returned {outcome.get('value')!r}",
+            got=f"hello was not awaited; main() returned {show(outcome.get('value'))}",
             hint="Call `hello()` inside main, and hand the coroutine to `asyncio.run`.",
         )
     expect_equal(

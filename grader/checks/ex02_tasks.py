@@ -223,14 +223,17 @@ async def test_gather_limited_timing(learner: Learner) -> None:
 @check("gather_limited never has more than `limit` jobs in flight, and reaches it", task=4)
 async def test_gather_limited_peak(learner: Learner) -> None:
     gather_limited = learner.coroutine_function("gather_limited")
-    for count, limit, delays in (
-        (10, 3, None),
-        (6, 1, None),
-        (7, 4, [0.5, 1.5, 1.0, 2.0, 0.5, 1.0, 0.25]),
+    # The uneven case tells a semaphore (a freed slot is taken at once: 2 s) from batches
+    # of `limit` jobs that each wait for their slowest member (3 s).
+    for count, limit, delays, expected_seconds in (
+        (10, 3, None, 4.0),
+        (6, 1, None, 6.0),
+        (7, 4, [0.5, 1.5, 1.0, 2.0, 0.5, 1.0, 0.25], 2.0),
     ):
         board = JobBoard()
         jobs = board.jobs(delays or [1.0] * count)
-        await within(120, gather_limited(jobs, limit), f"gather_limited({count} jobs, {limit})")
+        call = f"gather_limited({count} jobs taking {delays or '1 s each'}, limit={limit})"
+        _, took = await timed(120, gather_limited(jobs, limit), call)
         if board.peak != limit:
             fail(
                 f"gather_limited({count} jobs, limit={limit}) had {board.peak} jobs "
@@ -240,6 +243,13 @@ async def test_gather_limited_peak(learner: Learner) -> None:
                 hint="An `asyncio.Semaphore(limit)` held around each job's await keeps the "
                 "count at the limit: above it means no limit, below it means too little overlap.",
             )
+        expect_seconds(
+            took,
+            expected_seconds,
+            what=call,
+            hint="A job should start as soon as any slot is free, not when a whole batch has "
+            "finished: start every job and let the semaphore hold back the extra ones.",
+        )
 
 
 @check("gather_limited with a limit above the number of jobs runs them all at once", task=4)
@@ -363,6 +373,18 @@ class TurnLog(list[str]):
         self.writers.append(asyncio.current_task())
         super().append(item)
 
+    def extend(self, items: Any) -> None:
+        for item in items:
+            self.append(item)
+
+    def __iadd__(self, items: Any) -> "TurnLog":  # type: ignore[override]
+        self.extend(items)
+        return self
+
+    def insert(self, index: Any, item: str) -> None:
+        self.writers.insert(index, asyncio.current_task())
+        super().insert(index, item)
+
 
 @check("interleave makes two tasks take turns: A0 B0 A1 B1 A2 B2", task=6)
 async def test_interleave(learner: Learner) -> None:
@@ -383,26 +405,35 @@ async def test_interleave_tasks(learner: Learner) -> None:
     log = TurnLog()
     me = asyncio.current_task()
     await within(60, interleave(log), "interleave(log)")
+    still_running = other_tasks()
+    if still_running:
+        fail(
+            "interleave returned while its tasks were still running",
+            expected="both tasks finished before interleave returns",
+            got=f"{len(still_running)} task(s) still running, log so far: {show(list(log))}",
+            hint="Wait for both tasks before returning (a TaskGroup does that for you).",
+        )
+    if len(log) != 6:
+        fail(
+            "interleave did not leave six entries in the log",
+            expected="A0 B0 A1 B1 A2 B2, appended by two tasks",
+            got=show(list(log)),
+            hint="Each of two tasks appends three entries; wait for both before returning.",
+        )
     writers = dict(zip(log, log.writers, strict=True))
     a_tasks = {id(writers.get(f"A{i}")) for i in range(3)}
     b_tasks = {id(writers.get(f"B{i}")) for i in range(3)}
-    if (
-        len(a_tasks) != 1
-        or len(b_tasks) != 1
-        or a_tasks == b_tasks
-        or id(me) in a_tasks | b_tasks
-        or len(log) != 6
-    ):
+    if id(me) in a_tasks | b_tasks:
+        fail(
+            "interleave wrote the entries itself instead of from two tasks",
+            expected="one task appends A0 A1 A2, another appends B0 B1 B2",
+            got="the entries came from interleave's own coroutine",
+            hint="Write a worker coroutine and run two of them as tasks (TaskGroup or gather).",
+        )
+    if len(a_tasks) != 1 or len(b_tasks) != 1 or a_tasks == b_tasks:
         fail(
             "interleave's entries were not written by two tasks of their own",
             expected="one task appends A0 A1 A2, another appends B0 B1 B2",
-            got="the entries came from the calling coroutine or from a single task",
-            hint="Write a worker coroutine and run two of them as tasks (TaskGroup or gather).",
-        )
-    if other_tasks():
-        fail(
-            "interleave returned while its tasks were still running",
-            expected="both tasks finished",
-            got=f"{len(other_tasks())} task(s) still running",
-            hint="Wait for both tasks before returning.",
+            got="a single task wrote both kinds of entry",
+            hint="Run two worker tasks, one per prefix.",
         )
