@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import ROOT, grader
+from conftest import ROOT, chapter_ids, grader
 
 # Gradescope's results.json, as its autograder documentation specifies it.
 GRADESCOPE_SCHEMA = {
@@ -104,9 +104,10 @@ def test_check_all_solutions_prints_one_summary_table() -> None:
     graded = grader("check", "all", "--solutions")
     assert graded.code == 0, graded.stdout
     assert "All chapters" in graded.stdout
-    for chapter in ("00", "01", "02"):
+    ids = chapter_ids()
+    for chapter in ids:
         assert f"Chapter {chapter}" in graded.stdout
-    assert "checks passed in 3 chapters" in graded.stdout
+    assert f"checks passed in {len(ids)} chapters" in graded.stdout
 
 
 @pytest.mark.parametrize("which", [["all", "--solutions"], ["02"]])

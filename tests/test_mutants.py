@@ -13,7 +13,7 @@ should catch and starts failing (XPASS) once they do, so the mark can go.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -22,19 +22,21 @@ from conftest import ROOT, grader
 
 from grader.course import Chapter, load_course
 
-CHAPTERS = ("00", "01", "02")
+CHAPTERS = ("00", "01", "02", "03", "04", "05")
 
 
 @dataclass(frozen=True)
 class Mutant:
     """`edits`: (old, new) replacements of the solution's text, each old found exactly once.
     `fails`: check function -> a snippet its output must contain ("" for any). In a snippet,
-    `{line}` is the mutant's line where the first edit's new text starts."""
+    `{line}` is the mutant's line where the first edit's new text starts. `avoid`: check
+    function -> a text its output must not contain, such as a hint that points the wrong way."""
 
     chapter: str
     name: str
     edits: tuple[tuple[str, str], ...]
     fails: dict[str, str]
+    avoid: dict[str, str] = field(default_factory=dict)
     gap: str = ""  # why the checks do not catch this yet: the mutant is a strict xfail
 
 
@@ -70,6 +72,76 @@ INTERLEAVE_TASKS = (
     '        tg.create_task(worker("B"))\n'
 )
 INTERLEAVE_EXTEND = (INTERLEAVE_TASKS, '    log.extend(["A0", "B0", "A1", "B1", "A2", "B2"])\n')
+
+# Chapters 03-05: blocks of the web solutions. Without its decorator, an error handler is
+# never registered: the same as no handler at all.
+HTTP_HANDLER = "    @app.errorhandler(HTTPException)\n"
+EXCEPTION_HANDLER = "    @app.errorhandler(Exception)\n"
+NEW_APP_03 = "def create_app() -> Quart:\n    app = Quart(__name__)\n"
+AWAIT_FETCH_03 = "        return await fetch_data()\n"
+DATA_INLINE_03 = '        await asyncio.sleep(2)\n        return "Data fetched!"\n'
+ECHO_REFUSE_NONE = (
+    "        if body is None:\n"
+    '            return {"error": "send a JSON body with Content-Type: application/json"}, 400\n'
+)
+GATHER_04 = "        data1, data2 = await asyncio.gather(fetch_data_1(), fetch_data_2())\n"
+RESULTS_04 = '        return {"results": results, "count": len(items)}\n'
+PROCESS_RUN = (
+    "        async with asyncio.TaskGroup() as tg:\n"
+    "            tasks = [tg.create_task(limited(item)) for item in items]\n"
+    "        # 200, not the article's 202: the work is done when we answer.\n"
+    '        return {"results": [task.result() for task in tasks], "count": len(items)}\n'
+)
+PROCESS_ONE = "                return await process_item(item, item_delay)\n"
+TOO_MANY_CHECK = (
+    "        # Refuse oversized work before starting any of it.\n"
+    "        if len(items) > MAX_ITEMS:\n"
+    '            return {"error": f"at most {MAX_ITEMS} items per request, got {len(items)}"}'
+    ", 413\n"
+)
+OPEN_CLIENT = (
+    "    @app.before_serving\n"
+    "    async def open_client() -> None:\n"
+    "        # One pooled client for the app's whole life: connections (and TLS handshakes)\n"
+    "        # are reused across requests. The article opens a new client in every request.\n"
+    '        app.extensions["market"] = httpx.AsyncClient(\n'
+    "            base_url=base_url, transport=transport, timeout=timeout\n"
+    "        )\n"
+)
+CLOSE_CLIENT = (
+    "    @app.after_serving\n"
+    "    async def close_client() -> None:\n"
+    '        await app.extensions.pop("market").aclose()\n'
+)
+SHARED_CLIENT = '        client: httpx.AsyncClient = app.extensions["market"]\n'
+DEADLINE_GET = (
+    "            async with asyncio.timeout(timeout):\n"
+    "                response = await client.get(path)\n"
+)
+CONNECT_ERROR = (
+    "        except httpx.HTTPError:\n"
+    '            raise UpstreamError(502, "the market API could not be reached") from None\n'
+)
+NOT_FOUND = (
+    "        if response.status_code == 404:\n"
+    '            raise UpstreamError(404, "not found at the market API")\n'
+)
+BAD_SYMBOL = (
+    "        if not SYMBOL.fullmatch(symbol):\n"
+    '            return {"error": "a symbol is 1 to 5 letters, such as AAPL"}, 400\n'
+)
+ASK_SYMBOL = '        return await fetch_json(f"/stocks/{symbol.upper()}")\n'
+STOCKS_RUN = (
+    "        async with asyncio.TaskGroup() as tg:\n"
+    "            tasks = {symbol: tg.create_task(one(symbol)) for symbol in symbols}\n"
+    "        return {symbol: task.result() for symbol, task in tasks.items()}\n"
+)
+ONE_SYMBOL = (
+    "            try:\n"
+    '                return await fetch_json(f"/stocks/{symbol}")\n'
+    "            except UpstreamError as error:\n"
+    '                return {"error": error.message}\n'
+)
 
 MUTANTS = [
     # --- chapter 00: hello and main -----------------------------------------------------
@@ -505,6 +577,433 @@ MUTANTS = [
         # The log comes out right, but both tasks still have a step to run.
         {"test_interleave_tasks": "interleave returned while its tasks were still running"},
     ),
+    # --- chapter 03: a Quart app, JSON, status codes, JSON errors -----------------------
+    Mutant(
+        "03",
+        "data_time_sleep",
+        (
+            (AWAIT_FETCH_03, '        time.sleep(2)\n        return "Data fetched!"\n'),
+            ("import asyncio\n", "import asyncio\nimport time\n"),
+        ),
+        {
+            "test_data": "ex03_quart_basics.py, line {line}: time.sleep(2)",
+            "test_data_concurrent": "A blocking call (time.sleep) froze the event loop",
+        },
+    ),
+    Mutant(
+        "03",
+        "data_copies_fetch_data",
+        ((AWAIT_FETCH_03, DATA_INLINE_03),),
+        {"test_data": "Call fetch_data() by its name"},
+    ),
+    # Really sleeps, in a thread: 6 s of wall time, the slowest mutant of the file.
+    Mutant(
+        "03",
+        "data_sync_route_time_sleep",
+        (
+            ("    async def data() -> str:\n", "    def data() -> str:\n"),
+            (AWAIT_FETCH_03, '        time.sleep(2)\n        return "Data fetched!"\n'),
+            ("import asyncio\n", "import asyncio\nimport time\n"),
+        ),
+        {"test_data": ""},
+    ),
+    Mutant(
+        "03",
+        "index_not_registered",
+        (('    @app.get("/")\n', ""),),
+        {"test_index": "GET / answered 404"},
+    ),
+    Mutant(
+        "03",
+        "index_answers_json",
+        (('return "Hello, world!"', 'return {"message": "Hello, world!"}'),),
+        {"test_index": "GET / answered the wrong text"},
+        avoid={"test_index": "Register it inside create_app"},
+    ),
+    Mutant(
+        "03",
+        "greet_ignores_name",
+        (('{"message": f"Hello, {name}!"}', '{"message": "Hello, world!"}'),),
+        {"test_greet": "got:      {'message': 'Hello, world!'}"},
+    ),
+    Mutant(
+        "03",
+        "echo_missing_await",
+        (("await request.get_json(silent=True)", "request.get_json(silent=True)"),),
+        {
+            "test_echo": "POST /echo answered 500",
+            "test_echo_bad_body": "POST /echo with no body answered 500",
+        },
+    ),
+    Mutant(
+        "03",
+        "echo_null",
+        ((ECHO_REFUSE_NONE, ""),),
+        {"test_echo_bad_body": "POST /echo with no body answered 200"},
+    ),
+    # Without silent=True a malformed body raises BadRequest: a JSON 400 once the HTTPException
+    # handler exists (so get_json() alone passes), an HTML 400 before task 6.
+    Mutant(
+        "03",
+        "echo_not_silent_no_handlers",
+        (
+            ("get_json(silent=True)", "get_json()"),
+            (HTTP_HANDLER, ""),
+            (EXCEPTION_HANDLER, ""),
+        ),
+        {
+            "test_echo_bad_body": "POST /echo with malformed JSON did not answer a JSON error",
+            "test_items_missing": "GET /items/abc did not answer a JSON error",
+            "test_json_errors": "GET /no-such-page did not answer a JSON error",
+            "test_unexpected_error": "500 with text/html",
+        },
+    ),
+    Mutant(
+        "03",
+        "items_0_to_99",
+        (("range(1, 101)", "range(0, 100)"),),
+        {"test_items_missing": "GET /items/0 answered 200"},
+    ),
+    Mutant(
+        "03",
+        "items_1_to_99",
+        (("range(1, 101)", "range(1, 100)"),),
+        {"test_items": "GET /items/100 answered 404"},
+        avoid={"test_items": "`id` is a number, not a string"},
+    ),
+    Mutant(
+        "03",
+        "items_id_string",
+        (("/items/<int:item_id>", "/items/<item_id>"),),
+        {"test_items": "GET /items/1 answered 404"},
+    ),
+    # The Exception handler then catches HTTP errors too: 404 and 405 become a JSON 500.
+    Mutant(
+        "03",
+        "no_http_error_handler",
+        ((HTTP_HANDLER, ""),),
+        {
+            "test_items_missing": "GET /items/abc answered 500",
+            "test_json_errors": "GET /no-such-page answered 500",
+        },
+    ),
+    Mutant(
+        "03",
+        "error_handler_leaks_text",
+        (('{"error": "internal server error"}', '{"error": str(error)}'),),
+        {"test_unexpected_error": "GET /data sent the exception's text to the client"},
+    ),
+    Mutant(
+        "03",
+        "routes_on_module_app",
+        ((NEW_APP_03, "app = Quart(__name__)\n\n\ndef create_app() -> Quart:\n"),),
+        {"test_create_app": ""},
+        avoid={"test_create_app": "View function mapping is overwriting"},
+    ),
+    Mutant(
+        "03",
+        "create_app_returns_one_app",
+        (
+            (
+                NEW_APP_03,
+                "APP = None\n\n\ndef create_app() -> Quart:\n"
+                "    global APP\n"
+                "    if APP is not None:\n"
+                "        return APP\n"
+                "    APP = app = Quart(__name__)\n",
+            ),
+        ),
+        {"test_create_app": "create_app() returned the same app twice"},
+    ),
+    # --- chapter 04: concurrency inside routes ------------------------------------------
+    Mutant(
+        "04",
+        "multiple_data_sequential",
+        (
+            (
+                GATHER_04,
+                "        data1 = await fetch_data_1()\n        data2 = await fetch_data_2()\n",
+            ),
+        ),
+        {
+            "test_multiple_data": "took 2.00 s",
+            "test_multiple_data_uses_fetchers": "took 2.00 s",
+            "test_requests_concurrent": "took 2.00 s",
+        },
+    ),
+    Mutant(
+        "04",
+        "multiple_data_hardcoded",
+        (
+            (GATHER_04, "        await asyncio.sleep(1)\n"),
+            (
+                '{"data1": data1, "data2": data2}',
+                '{"data1": "Data 1 fetched!", "data2": "Data 2 fetched!"}',
+            ),
+        ),
+        {"test_multiple_data_uses_fetchers": "do not write the strings"},
+    ),
+    # Also fails test_process_data_too_many: 1000 items one by one take 500 s.
+    Mutant(
+        "04",
+        "process_data_sequential",
+        (
+            (
+                PROCESS_RUN,
+                "        results = [await process_item(item, item_delay) for item in items]\n"
+                + RESULTS_04,
+            ),
+        ),
+        {
+            "test_process_data_concurrent": "took 4.00 s",
+            "test_process_data_limit_timing": "took 12.50 s",
+            "test_process_data_peak": "had 1 in flight",
+            "test_process_data_no_batches": "took 6.75 s",
+        },
+    ),
+    Mutant(
+        "04",
+        "process_data_no_semaphore",
+        (("            async with semaphore:\n" + PROCESS_ONE, PROCESS_ONE[4:]),),
+        {
+            "test_process_data_limit_timing": "took 0.50 s",
+            "test_process_data_peak": "had 25 in flight",
+        },
+    ),
+    Mutant(
+        "04",
+        "process_data_semaphore_per_item",
+        (
+            ("        semaphore = asyncio.Semaphore(max_concurrency)\n", ""),
+            ("async with semaphore:", "async with asyncio.Semaphore(max_concurrency):"),
+        ),
+        {
+            "test_process_data_limit_timing": "took 0.50 s",
+            "test_process_data_peak": "had 25 in flight",
+        },
+    ),
+    Mutant(
+        "04",
+        "process_data_batches",
+        (
+            (
+                PROCESS_RUN,
+                "        results = []\n"
+                "        for start in range(0, len(items), max_concurrency):\n"
+                "            batch = items[start : start + max_concurrency]\n"
+                "            results += await asyncio.gather(\n"
+                "                *(process_item(item, item_delay) for item in batch)\n"
+                "            )\n" + RESULTS_04,
+            ),
+        ),
+        {"test_process_data_no_batches": "took 3.00 s"},
+    ),
+    Mutant(
+        "04",
+        "process_item_inline",
+        (
+            (
+                PROCESS_ONE,
+                "                await asyncio.sleep(item_delay)\n"
+                "                return str(item).upper()\n",
+            ),
+        ),
+        {
+            "test_process_data_results": "'results': ['A', '1', 'NONE'",
+            "test_process_data_peak": "never called process_item",
+        },
+        avoid={"test_process_data_peak": "Hold an asyncio.Semaphore"},
+    ),
+    Mutant(
+        "04",
+        "process_item_default_delay",
+        (("process_item(item, item_delay)", "process_item(item, 0.5)"),),
+        {
+            "test_process_data_results": "process_item was not called with item_delay",
+            "test_process_data_limit_timing": "7 items of 0.2 s with max_concurrency=3 took 1.50 s",
+        },
+    ),
+    # Equal delays, yet the order changes: the loop's timer heap does not keep ties in order.
+    Mutant(
+        "04",
+        "process_data_completion_order",
+        (
+            (PROCESS_ONE, "                results.append(await process_item(item, item_delay))\n"),
+            (
+                "        async def limited(item: Any) -> str:\n",
+                "        results: list[str] = []\n"
+                "\n"
+                "        async def limited(item: Any) -> None:\n",
+            ),
+            ("[task.result() for task in tasks]", "results"),
+        ),
+        {"test_process_data_results": "POST /process-data answered the wrong JSON"},
+    ),
+    Mutant(
+        "04",
+        "too_many_after_processing",
+        (
+            (TOO_MANY_CHECK, ""),
+            (
+                "        # 200, not the article's 202: the work is done when we answer.\n",
+                "        if len(items) > MAX_ITEMS:\n"
+                '            return {"error": "too many items"}, 413\n',
+            ),
+        ),
+        {"test_process_data_too_many": "POST /process-data had not finished after 10 s"},
+        avoid={"test_process_data_too_many": "semaphore of 0"},
+    ),
+    Mutant(
+        "04",
+        "no_too_many",
+        ((TOO_MANY_CHECK, ""),),
+        {"test_process_data_too_many": "POST /process-data had not finished after 10 s"},
+        avoid={"test_process_data_too_many": "semaphore of 0"},
+    ),
+    Mutant(
+        "04",
+        "too_many_off_by_one",
+        (("len(items) > MAX_ITEMS", "len(items) >= MAX_ITEMS"),),
+        {"test_process_data_too_many": "exactly 1000 items were refused"},
+    ),
+    Mutant(
+        "04",
+        "items_not_a_list",
+        (("if not isinstance(items, list):", "if items is None:"),),
+        {"test_process_data_bad_body": 'POST /process-data with {"items": "abc"} answered 200'},
+    ),
+    Mutant(
+        "04",
+        "no_http_error_handler",
+        ((HTTP_HANDLER, ""),),
+        {"test_json_errors": "GET /nope answered 500"},
+    ),
+    # --- chapter 05: calling other services with httpx ----------------------------------
+    Mutant(
+        "05",
+        "client_per_request",
+        (
+            (
+                DEADLINE_GET,
+                "            async with asyncio.timeout(timeout):\n"
+                "                async with httpx.AsyncClient(\n"
+                "                    base_url=base_url, transport=transport, timeout=timeout\n"
+                "                ) as client:\n"
+                "                    response = await client.get(path)\n",
+            ),
+            (OPEN_CLIENT, ""),
+            (CLOSE_CLIENT, ""),
+            (SHARED_CLIENT, ""),
+        ),
+        {
+            "test_one_client": "4 httpx clients were made for 4 requests",
+            "test_client_closed": "the client was closed while the app was still serving",
+        },
+    ),
+    Mutant(
+        "05",
+        "client_in_create_app",
+        (
+            (
+                OPEN_CLIENT,
+                '    app.extensions["market"] = httpx.AsyncClient(\n'
+                "        base_url=base_url, transport=transport, timeout=timeout\n"
+                "    )\n",
+            ),
+        ),
+        {"test_one_client": "create_app() made an httpx client itself"},
+    ),
+    Mutant(
+        "05",
+        "client_never_closed",
+        ((CLOSE_CLIENT, ""),),
+        {"test_client_closed": "closed 0 time(s)"},
+    ),
+    # httpx.ASGITransport, which reaches the fake API, ignores httpx's own timeouts: the 10 s
+    # answer and the 4 s drip both arrive. Over a real connection httpx's read timeout would
+    # cut the silent 10 s one (a 504 after 2 s): only test_timeout_drip is sure to stay red.
+    Mutant(
+        "05",
+        "no_total_deadline",
+        ((DEADLINE_GET, "            response = await client.get(path)\n"),),
+        {
+            "test_timeout": "answered after 10.00 s",
+            "test_timeout_drip": "GET /stock/TSLA answered 200",
+        },
+    ),
+    Mutant(
+        "05",
+        "deadline_hardcoded",
+        (("asyncio.timeout(timeout)", "asyncio.timeout(2)"),),
+        {"test_timeout": "(upstream takes 10 s, timeout=0.5) took 2.00 s"},
+    ),
+    Mutant(
+        "05",
+        "upstream_status_passed_through",
+        (("UpstreamError(502, f", "UpstreamError(response.status_code, f"),),
+        {"test_upstream_errors": "GET /stock/IBM (upstream: 503) answered 503"},
+    ),
+    Mutant(
+        "05",
+        "connect_error_not_caught",
+        ((CONNECT_ERROR, ""),),
+        {"test_upstream_errors": "GET /stock/ORCL (upstream: a connection error) answered 500"},
+    ),
+    Mutant(
+        "05",
+        "not_found_as_502",
+        ((NOT_FOUND, ""),),
+        {"test_upstream_errors": "GET /stock/ZZZZ answered 502"},
+    ),
+    Mutant(
+        "05",
+        "stock_validates_after_request",
+        (
+            (
+                BAD_SYMBOL + ASK_SYMBOL,
+                '        quote = await fetch_json(f"/stocks/{symbol.upper()}")\n'
+                + BAD_SYMBOL
+                + "        return quote\n",
+            ),
+        ),
+        {"test_stock_invalid": "GET /stock/TOOLONG answered 404"},
+    ),
+    Mutant(
+        "05",
+        "stock_not_upper_cased",
+        (('f"/stocks/{symbol.upper()}"', 'f"/stocks/{symbol}"'),),
+        {"test_stock": "GET /stock/msft answered 404"},
+    ),
+    Mutant(
+        "05",
+        "stocks_sequential",
+        ((STOCKS_RUN, "        return {symbol: await one(symbol) for symbol in symbols}\n"),),
+        {"test_stocks_concurrent": "took 3.00 s"},
+    ),
+    Mutant(
+        "05",
+        "stocks_one_failure_fails_all",
+        ((ONE_SYMBOL, '            return await fetch_json(f"/stocks/{symbol}")\n'),),
+        {"test_stocks_partial": "GET /stocks failed as a whole because some symbols failed"},
+    ),
+    Mutant(
+        "05",
+        "stocks_accepts_eleven",
+        (("not 1 <= len(symbols) <= MAX_SYMBOLS", 'not symbols or raw.count(",") > MAX_SYMBOLS'),),
+        {"test_stocks_invalid": "NFLX,NVDA,ORCL answered 200"},
+    ),
+    Mutant(
+        "05",
+        "stocks_not_upper_cased",
+        (("s.strip().upper() for s", "s.strip() for s"),),
+        {"test_stocks_concurrent": "Upper-case each symbol"},
+    ),
+    Mutant(
+        "05",
+        "base_url_ignored",
+        (("base_url=base_url, transport", 'base_url="https://api.example.com", transport'),),
+        {"test_external_data": "the upstream request did not go to base_url + /todos/1"},
+    ),
 ]
 
 
@@ -557,7 +1056,8 @@ def param(mutant: Mutant) -> object:
 @pytest.mark.parametrize("mutant", [param(m) for m in MUTANTS])
 def test_mutant_fails_its_checks(mutant: Mutant, tmp_path: Path) -> None:
     names = display_names(mutant.chapter)
-    assert set(mutant.fails) <= set(names), f"unknown checks: {set(mutant.fails) - set(names)}"
+    unknown = (set(mutant.fails) | set(mutant.avoid)) - set(names)
+    assert not unknown, f"unknown checks: {unknown}"
     text = make_mutant(mutant)
     path = tmp_path / f"{chapter(mutant.chapter).module_name}.py"
     path.write_text(text, encoding="utf-8")
@@ -572,6 +1072,9 @@ def test_mutant_fails_its_checks(mutant: Mutant, tmp_path: Path) -> None:
         assert result["status"] == "failed", f"{function} passed this mutant:\n{text}"
         expected = snippet.replace("{line}", str(line_of(text, mutant.edits[0][1])))
         assert expected in output, f"{expected!r} not in {function}'s output:\n{output}"
+    for function, misleading in mutant.avoid.items():
+        output = results[names[function]]["output"]
+        assert misleading not in output, f"{function} says {misleading!r}:\n{output}"
     for result in graded.json["tests"]:
         if result["status"] == "failed":
             assert result["output"].strip(), f"{result['name']} failed without saying why"
