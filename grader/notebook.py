@@ -102,6 +102,8 @@ async def served(app: Any, host: str = "127.0.0.1") -> AsyncIterator[str]:
                 print((await client.get("/")).text)
 
     Chapter 03 shows the same steps written out: app.run_task with a shutdown trigger.
+    Clients of it should pass `trust_env=False`: a proxy set in the environment must not
+    receive requests meant for 127.0.0.1.
     """
     with socket.socket() as probe:  # ask the OS for a free port
         probe.bind((host, 0))
@@ -109,9 +111,10 @@ async def served(app: Any, host: str = "127.0.0.1") -> AsyncIterator[str]:
     stop = asyncio.Event()
     server = asyncio.create_task(app.run_task(host=host, port=port, shutdown_trigger=stop.wait))
     try:
-        for _ in range(200):  # until the server accepts connections (or has failed)
+        for _ in range(250):  # until the server accepts connections (or has failed)
             if server.done():
-                server.result()
+                server.result()  # the server's own error, such as a port in use
+                raise RuntimeError("the server stopped before it accepted a connection")
             try:
                 _, writer = await asyncio.open_connection(host, port)
             except OSError:
@@ -120,6 +123,8 @@ async def served(app: Any, host: str = "127.0.0.1") -> AsyncIterator[str]:
             writer.close()
             await writer.wait_closed()
             break
+        else:
+            raise RuntimeError(f"the server did not accept connections on {host}:{port} in 5 s")
         yield f"http://{host}:{port}"
     finally:
         stop.set()

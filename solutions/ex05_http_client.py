@@ -58,7 +58,8 @@ def create_app(
             raise UpstreamError(502, "the market API could not be reached") from None
         if response.status_code == 404:
             raise UpstreamError(404, "not found at the market API")
-        if response.is_error:
+        if not response.is_success:
+            # 5xx, and anything else that is not a 2xx answer (httpx follows no redirects).
             raise UpstreamError(502, f"the market API failed ({response.status_code})")
         try:
             return response.json()

@@ -919,17 +919,19 @@ MUTANTS = [
         ((CLOSE_CLIENT, ""),),
         {"test_client_closed": "closed 0 time(s)"},
     ),
-    # httpx.ASGITransport, which reaches the fake API, ignores httpx's own timeouts: the 10 s
-    # answer and the 4 s drip both arrive. Over a real connection httpx's read timeout would
-    # cut the silent 10 s one (a 504 after 2 s): only test_timeout_drip is sure to stay red.
+    # httpx.ASGITransport, which reaches the fake API, applies none of httpx's own timeouts:
+    # without asyncio.timeout the 10 s answer arrives, after 10 s.
     Mutant(
         "05",
         "no_total_deadline",
         ((DEADLINE_GET, "            response = await client.get(path)\n"),),
-        {
-            "test_timeout": "answered after 10.00 s",
-            "test_timeout_drip": "GET /stock/TSLA answered 200",
-        },
+        {"test_timeout": "answered after 10.00 s"},
+    ),
+    Mutant(
+        "05",
+        "deadline_too_short",
+        (("asyncio.timeout(timeout)", "asyncio.timeout(timeout / 2)"),),
+        {"test_timeout_in_time": "GET /stock/AAPL answered 504"},
     ),
     Mutant(
         "05",

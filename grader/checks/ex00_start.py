@@ -1,9 +1,9 @@
 """Checks for chapter 00: hello() and main()."""
 
 import asyncio
-import threading
 
 from grader.lab import Learner, check, expect_equal, fail, show, within
+from grader.lab.threads import call_without_loop
 
 
 @check("hello() greets the world", task=1)
@@ -53,29 +53,16 @@ def test_main_uses_hello(learner: Learner) -> None:
         return "spied greeting"
 
     learner.patch("hello", spy_hello)
-    outcome: dict[str, object] = {}
-
-    def call_main() -> None:
-        try:
-            outcome["value"] = main()
-        except BaseException as exc:  # handed back to the check, which reports it
-            outcome["error"] = exc
-
-    # From a fresh thread: no event loop exists there, as in any plain script.
-    worker = threading.Thread(target=call_main, daemon=True)
-    worker.start()
-    worker.join(10)
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
+    returned = call_without_loop(main)
     if not calls:
         fail(
             "main() never ran hello() on an event loop",
             expected="main() awaits hello() through asyncio.run(hello())",
-            got=f"hello was not awaited; main() returned {show(outcome.get('value'))}",
+            got=f"hello was not awaited; main() returned {show(returned)}",
             hint="Call `hello()` inside main, and hand the coroutine to `asyncio.run`.",
         )
     expect_equal(
-        outcome.get("value"),
+        returned,
         "spied greeting",
         call="main() (with hello replaced)",
         hint="Return the value hello() gave you, not a string of your own.",

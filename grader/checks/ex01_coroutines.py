@@ -1,10 +1,10 @@
 """Checks for chapter 01: fetch_data, fetch_sequential, run_sync."""
 
 import asyncio
-import threading
 from typing import Any
 
 from grader.lab import Learner, Stopwatch, check, expect_equal, expect_seconds, fail, timed, within
+from grader.lab.threads import call_without_loop
 
 NON_BLOCKING = "`await asyncio.sleep(delay)` waits without blocking the event loop."
 
@@ -123,24 +123,6 @@ async def test_sequential_empty(learner: Learner) -> None:
     expect_equal(result, [], call="await fetch_sequential([])")
 
 
-def in_fresh_thread(function: Any, *args: Any) -> Any:
-    """Call from a new thread, where no event loop exists: like a plain script."""
-    outcome: dict[str, Any] = {}
-
-    def call() -> None:
-        try:
-            outcome["value"] = function(*args)
-        except BaseException as exc:  # handed back to the check, which reports it
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=call, daemon=True)
-    worker.start()
-    worker.join(10)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
-
-
 @check('run_sync(delay) returns "Data fetched!"', task=3)
 def test_run_sync_result(learner: Learner) -> None:
     run_sync = learner.plain_function("run_sync")
@@ -162,8 +144,8 @@ def test_run_sync_new_loop(learner: Learner) -> None:
         return f"spied {delay}"
 
     learner.patch("fetch_data", spy_fetch_data)
-    first = in_fresh_thread(run_sync, 0.3)
-    second = in_fresh_thread(run_sync, 0.7)
+    first = call_without_loop(run_sync, 0.3)
+    second = call_without_loop(run_sync, 0.7)
     if [d for d, _ in seen] != [0.3, 0.7]:
         fail(
             "run_sync did not await fetch_data(delay) with the delay it was given",

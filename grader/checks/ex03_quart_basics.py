@@ -1,38 +1,11 @@
 """Checks for chapter 03: a Quart app with routes, JSON, status codes and JSON errors."""
 
 import asyncio
-from typing import Any
-
-from quart import Quart
 
 from grader.lab import Learner, Stopwatch, check, expect_seconds, fail
-from grader.lab.web import Reply, call, expect_json, expect_json_error, expect_status
+from grader.lab.web import Reply, build_app, call, expect_json, expect_json_error, expect_status
 
 ROUTE_HINT = 'Register it inside create_app with a decorator such as @app.get("/path").'
-
-
-def make_app(learner: Learner) -> Any:
-    create_app = learner.plain_function("create_app")
-    try:
-        app = create_app()
-    except AssertionError as error:
-        if "overwriting an existing endpoint" not in str(error):
-            raise
-        fail(
-            "create_app() registered its routes a second time on the same app",
-            expected="a new app, with its routes, on every call of create_app()",
-            got="Quart refused to register the same route twice on one app",
-            hint="Make the app inside create_app: `app = Quart(__name__)` as its first line, "
-            "not at the top of the file.",
-        )
-    if not isinstance(app, Quart):
-        fail(
-            "create_app() did not return a Quart app",
-            expected="a quart.Quart instance",
-            got=type(app).__name__,
-            hint="Build `app = Quart(__name__)`, add routes, `return app`.",
-        )
-    return app
 
 
 def expect_text(reply: Reply, text: str, *, hint: str = "", text_hint: str = "") -> None:
@@ -48,7 +21,7 @@ def expect_text(reply: Reply, text: str, *, hint: str = "", text_hint: str = "")
 
 @check("create_app() builds a new Quart app on every call", task=1)
 async def test_create_app(learner: Learner) -> None:
-    first, second = make_app(learner), make_app(learner)
+    first, second = build_app(learner), build_app(learner)
     if first is second:
         fail(
             "create_app() returned the same app twice",
@@ -60,13 +33,13 @@ async def test_create_app(learner: Learner) -> None:
 
 @check('GET / answers "Hello, world!"', task=1)
 async def test_index(learner: Learner) -> None:
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     expect_text(await call(client, "GET", "/"), "Hello, world!", hint=ROUTE_HINT)
 
 
 @check("GET /data awaits fetch_data(): 2 s, without blocking the loop", task=2)
 async def test_data(learner: Learner) -> None:
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     with Stopwatch() as sw:
         reply = await call(client, "GET", "/data")
     expect_text(reply, "Data fetched!", hint="`return await fetch_data()` in an async route.")
@@ -82,7 +55,7 @@ async def test_data(learner: Learner) -> None:
         return "spied data"
 
     learner.patch("fetch_data", spy_fetch_data)
-    reply = await call(make_app(learner).test_client(), "GET", "/data")
+    reply = await call(build_app(learner).test_client(), "GET", "/data")
     expect_text(
         reply,
         "spied data",
@@ -94,7 +67,7 @@ async def test_data(learner: Learner) -> None:
 
 @check("two GET /data at the same time take 2 s, not 4 s", task=2)
 async def test_data_concurrent(learner: Learner) -> None:
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     with Stopwatch() as sw:
         replies = await asyncio.gather(call(client, "GET", "/data"), call(client, "GET", "/data"))
     for reply in replies:
@@ -110,7 +83,7 @@ async def test_data_concurrent(learner: Learner) -> None:
 
 @check('GET /greet/<name> answers {"message": "Hello, <name>!"}', task=3)
 async def test_greet(learner: Learner) -> None:
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     for path, name in (("/greet/Ada", "Ada"), ("/greet/Jos%C3%A9%20Mar%C3%ADa", "José María")):
         expect_json(
             await call(client, "GET", path),
@@ -121,7 +94,7 @@ async def test_greet(learner: Learner) -> None:
 
 @check("POST /echo answers the JSON body it was sent", task=4)
 async def test_echo(learner: Learner) -> None:
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     for body in ({"a": 1}, {"nested": {"list": [1, 2.5, "x", None, True]}}, [1, 2, 3], {}):
         expect_json(
             await call(client, "POST", "/echo", json=body),
@@ -132,7 +105,7 @@ async def test_echo(learner: Learner) -> None:
 
 @check("POST /echo without a JSON body is a 400 JSON error, not a 500 or an echoed null", task=4)
 async def test_echo_bad_body(learner: Learner) -> None:
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     cases = (
         ("no body", {}),
         ("plain text", {"data": "hello", "headers": {"Content-Type": "text/plain"}}),
@@ -152,7 +125,7 @@ async def test_echo_bad_body(learner: Learner) -> None:
 
 @check("GET /items/<id> answers items 1 to 100", task=5)
 async def test_items(learner: Learner) -> None:
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     for n in (1, 42, 100):
         reply = await call(client, "GET", f"/items/{n}")
         expect_json(
@@ -166,7 +139,7 @@ async def test_items(learner: Learner) -> None:
 
 @check("GET /items/<id> outside 1-100, or not a number, is a 404 JSON error", task=5)
 async def test_items_missing(learner: Learner) -> None:
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     for path in ("/items/0", "/items/101", "/items/99999", "/items/abc", "/items/-1"):
         expect_json_error(
             await call(client, "GET", path),
@@ -177,7 +150,7 @@ async def test_items_missing(learner: Learner) -> None:
 
 @check("an unknown route and a wrong method are JSON errors (404, 405)", task=6)
 async def test_json_errors(learner: Learner) -> None:
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     expect_json_error(
         await call(client, "GET", "/no-such-page"),
         404,
@@ -195,7 +168,7 @@ async def test_unexpected_error(learner: Learner) -> None:
     async def broken_fetch_data() -> str:
         raise RuntimeError("database password is hunter2")
 
-    app = make_app(learner)
+    app = build_app(learner)
     learner.patch("fetch_data", broken_fetch_data)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production, not as in testing
     reply = await call(app.test_client(), "GET", "/data")

@@ -4,27 +4,14 @@ that handles requests concurrently."""
 import asyncio
 from typing import Any
 
-from quart import Quart
-
 from grader.lab import Learner, Stopwatch, check, expect_seconds, fail, show
-from grader.lab.web import call, expect_json, expect_json_error
+from grader.lab.web import build_app, call, expect_json, expect_json_error
 
 CONCURRENT = "Start both fetches before awaiting either: asyncio.gather or a TaskGroup."
 LIMIT_HINT = (
     "Hold an asyncio.Semaphore(max_concurrency) around each process_item call, and "
     "start every item's task at once: the semaphore holds back the extra ones."
 )
-
-
-def make_app(learner: Learner, **options: Any) -> Any:
-    app = learner.plain_function("create_app")(**options)
-    if not isinstance(app, Quart):
-        fail(
-            "create_app() did not return a Quart app",
-            got=type(app).__name__,
-            hint="Build `app = Quart(__name__)`, add routes, `return app`.",
-        )
-    return app
 
 
 class ItemSpy:
@@ -53,7 +40,7 @@ class ItemSpy:
 
 @check("GET /multiple-data runs both fetches at once: 1 s", task=1)
 async def test_multiple_data(learner: Learner) -> None:
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     with Stopwatch() as sw:
         reply = await call(client, "GET", "/multiple-data")
     expect_json(reply, {"data1": "Data 1 fetched!", "data2": "Data 2 fetched!"})
@@ -72,7 +59,7 @@ async def test_multiple_data_uses_fetchers(learner: Learner) -> None:
 
     learner.patch("fetch_data_1", spy_1)
     learner.patch("fetch_data_2", spy_2)
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     with Stopwatch() as sw:
         reply = await call(client, "GET", "/multiple-data")
     expect_json(
@@ -87,7 +74,7 @@ async def test_multiple_data_uses_fetchers(learner: Learner) -> None:
 
 @check("the server handles requests concurrently: two GET /multiple-data take 1 s", task=1)
 async def test_requests_concurrent(learner: Learner) -> None:
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     with Stopwatch() as sw:
         replies = await asyncio.gather(*(call(client, "GET", "/multiple-data") for _ in range(2)))
     for reply in replies:
@@ -105,7 +92,7 @@ async def test_requests_concurrent(learner: Learner) -> None:
 async def test_process_data_results(learner: Learner) -> None:
     # Uneven durations: the items finish in another order than they came.
     spy = ItemSpy({"a": 0.75, "1": 0.25, "None": 0.5, "b": 0.1}).install(learner)
-    client = make_app(learner, item_delay=0.25, max_concurrency=100).test_client()
+    client = build_app(learner, item_delay=0.25, max_concurrency=100).test_client()
     items = ["a", 1, None, {"k": "v"}, "b"]
     reply = await call(client, "POST", "/process-data", json={"items": items})
     expect_json(
@@ -128,7 +115,7 @@ async def test_process_data_results(learner: Learner) -> None:
 
 @check("POST /process-data processes items concurrently", task=2)
 async def test_process_data_concurrent(learner: Learner) -> None:
-    client = make_app(learner, item_delay=0.5, max_concurrency=100).test_client()
+    client = build_app(learner, item_delay=0.5, max_concurrency=100).test_client()
     items = [f"item{i}" for i in range(8)]
     with Stopwatch() as sw:
         reply = await call(client, "POST", "/process-data", json={"items": items})
@@ -144,7 +131,7 @@ async def test_process_data_concurrent(learner: Learner) -> None:
 @check("POST /process-data: 25 items of 0.5 s with max_concurrency=10 take 1.5 s", task=3)
 async def test_process_data_limit_timing(learner: Learner) -> None:
     for count, delay, limit, seconds in ((25, 0.5, 10, 1.5), (7, 0.2, 3, 0.6), (3, 1.0, 1, 3.0)):
-        client = make_app(learner, item_delay=delay, max_concurrency=limit).test_client()
+        client = build_app(learner, item_delay=delay, max_concurrency=limit).test_client()
         items = list(range(count))
         with Stopwatch() as sw:
             reply = await call(client, "POST", "/process-data", json={"items": items})
@@ -161,7 +148,7 @@ async def test_process_data_limit_timing(learner: Learner) -> None:
 async def test_process_data_peak(learner: Learner) -> None:
     for count, limit in ((25, 10), (12, 4), (5, 1)):
         spy = ItemSpy().install(learner)
-        client = make_app(learner, item_delay=0.5, max_concurrency=limit).test_client()
+        client = build_app(learner, item_delay=0.5, max_concurrency=limit).test_client()
         await call(client, "POST", "/process-data", json={"items": list(range(count))})
         if not spy.calls:
             fail(
@@ -184,7 +171,7 @@ async def test_process_data_peak(learner: Learner) -> None:
 async def test_process_data_no_batches(learner: Learner) -> None:
     durations = {"a": 0.5, "b": 1.5, "c": 1.0, "d": 2.0, "e": 0.5, "f": 1.0, "g": 0.25}
     ItemSpy(durations).install(learner)
-    client = make_app(learner, item_delay=1.0, max_concurrency=4).test_client()
+    client = build_app(learner, item_delay=1.0, max_concurrency=4).test_client()
     with Stopwatch() as sw:
         await call(client, "POST", "/process-data", json={"items": list(durations)})
     expect_seconds(
@@ -198,7 +185,7 @@ async def test_process_data_no_batches(learner: Learner) -> None:
 @check("POST /process-data without a list of items is a 400 JSON error", task=4)
 async def test_process_data_bad_body(learner: Learner) -> None:
     spy = ItemSpy().install(learner)
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     cases = (
         ("{}", {"json": {}}),
         ('{"items": "abc"}', {"json": {"items": "abc"}}),
@@ -223,7 +210,7 @@ async def test_process_data_bad_body(learner: Learner) -> None:
 @check("POST /process-data with more than 1000 items is a 413, before any work", task=4)
 async def test_process_data_too_many(learner: Learner) -> None:
     spy = ItemSpy().install(learner)
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     reply = await call(
         client,
         "POST",
@@ -240,7 +227,7 @@ async def test_process_data_too_many(learner: Learner) -> None:
             got=f"{len(spy.calls)} items processed",
             hint="Check the size before starting any work.",
         )
-    roomy = make_app(learner, item_delay=0.01, max_concurrency=1000).test_client()
+    roomy = build_app(learner, item_delay=0.01, max_concurrency=1000).test_client()
     reply = await call(roomy, "POST", "/process-data", json={"items": list(range(1000))})
     if reply.status != 200:
         fail(
@@ -250,6 +237,6 @@ async def test_process_data_too_many(learner: Learner) -> None:
 
 @check("unknown routes and wrong methods are JSON errors", task=4)
 async def test_json_errors(learner: Learner) -> None:
-    client = make_app(learner).test_client()
+    client = build_app(learner).test_client()
     expect_json_error(await call(client, "GET", "/nope"), 404)
     expect_json_error(await call(client, "GET", "/process-data"), 405)

@@ -6,11 +6,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from quart import Quart
 
 from grader.lab import Learner, Stopwatch, check, expect_seconds, fail, show
 from grader.lab.market import PRICES, TODO, FakeMarketAPI
-from grader.lab.web import call, expect_json, expect_json_error, serving
+from grader.lab.web import build_app, call, expect_json, expect_json_error, serving
 
 
 def quote(symbol: str) -> dict[str, Any]:
@@ -19,10 +18,7 @@ def quote(symbol: str) -> dict[str, Any]:
 
 def make_app(learner: Learner, api: FakeMarketAPI, **options: Any) -> Any:
     options.setdefault("base_url", api.base_url)
-    app = learner.plain_function("create_app")(transport=api.transport(), **options)
-    if not isinstance(app, Quart):
-        fail("create_app() did not return a Quart app", got=type(app).__name__)
-    return app
+    return build_app(learner, transport=api.transport(), **options)
 
 
 @contextmanager
@@ -191,31 +187,22 @@ async def test_timeout(learner: Learner) -> None:
             )
 
 
-@check("a slow-drip answer is cut off by the total deadline", task=5)
-async def test_timeout_drip(learner: Learner) -> None:
-    api = FakeMarketAPI(drip={"TSLA": 0.5})  # 8 bytes every 0.5 s: each read is quick
-    async with serving(make_app(learner, api)) as client:
-        with Stopwatch() as sw:
-            reply = await call(client, "GET", "/stock/TSLA", seconds=60)
-    expect_json_error(
-        reply,
-        504,
-        hint="httpx's timeout is per operation; asyncio.timeout "
-        "bounds the whole call, however the bytes arrive.",
-    )
-    expect_seconds(
-        sw.elapsed,
-        2.0,
-        what="GET /stock/TSLA (an answer trickling in for 3.5 s)",
-        hint="Put the whole request, body included, inside asyncio.timeout.",
-    )
+@check("an answer that arrives within the deadline is not cut off", task=5)
+async def test_timeout_in_time(learner: Learner) -> None:
+    # Through httpx.ASGITransport an answer that streams in slowly is, to httpx, latency:
+    # the transport applies no timeouts, so only a total deadline can stop it. The notebook
+    # shows the difference over a real connection.
     api = FakeMarketAPI(latencies={"AAPL": 1.9})
     async with serving(make_app(learner, api)) as client:
-        expect_json(
-            await call(client, "GET", "/stock/AAPL"),
-            quote("AAPL"),
-            hint="An answer after 1.9 s is in time for a 2 s deadline.",
-        )
+        with Stopwatch() as sw:
+            reply = await call(client, "GET", "/stock/AAPL", seconds=60)
+    expect_json(reply, quote("AAPL"), hint="An answer after 1.9 s is in time for a 2 s deadline.")
+    expect_seconds(
+        sw.elapsed,
+        1.9,
+        what="GET /stock/AAPL (the upstream takes 1.9 s)",
+        hint="Wait for the upstream as long as the deadline allows, no shorter.",
+    )
 
 
 @check("GET /stocks fetches every symbol at once: as long as the slowest", task=6)

@@ -12,6 +12,7 @@ symbol. Chapter 05's notebook and checks use it; so can any later chapter.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -33,6 +34,7 @@ PRICES = {
     "ORCL": 125.60,
     "TSLA": 177.90,
 }
+_HANDLERS: contextvars.ContextVar[list[asyncio.Task[Any]]] = contextvars.ContextVar("handlers")
 TODO = {"userId": 1, "id": 1, "title": "learn async Python", "completed": False}
 
 
@@ -70,6 +72,7 @@ class FakeMarketAPI:
 
         @app.get("/todos/<int:todo_id>")
         async def todo(todo_id: int) -> Any:
+            self._note_handler()
             await asyncio.sleep(self.latencies.get("todos", self.latency))
             if isinstance(self.failures.get("todos"), int):
                 status = int(self.failures["todos"])
@@ -78,6 +81,7 @@ class FakeMarketAPI:
 
         @app.get("/stocks/<symbol>")
         async def stock(symbol: str) -> Any:
+            self._note_handler()
             await asyncio.sleep(self.latencies.get(symbol, self.latency))
             failure = self.failures.get(symbol)
             if isinstance(failure, int):
@@ -94,6 +98,12 @@ class FakeMarketAPI:
 
         return app
 
+    def _note_handler(self) -> None:
+        task = asyncio.current_task()
+        handlers = _HANDLERS.get(None)
+        if task is not None and handlers is not None:
+            handlers.append(task)
+
     async def _dripping(self, body: str, every: float) -> AsyncIterator[bytes]:
         """A few bytes at a time: each read is quick, the whole answer is slow."""
         for start in range(0, len(body), 8):
@@ -106,7 +116,16 @@ class _MarketTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, api: FakeMarketAPI) -> None:
         self.api = api
-        self.inner = httpx.ASGITransport(app=api.app)  # type: ignore[arg-type]
+        self.inner = httpx.ASGITransport(app=self.asgi)
+
+    async def asgi(self, scope: Any, receive: Any, send: Any) -> None:
+        """The fake's app, with `receive` noting the task that calls it (Quart's reader)."""
+
+        async def noting_receive() -> Any:
+            self.api._note_handler()
+            return await receive()
+
+        await self.api.app(scope, noting_receive, send)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         name = request.url.path.rstrip("/").rsplit("/", 1)[-1]
@@ -114,7 +133,18 @@ class _MarketTransport(httpx.AsyncBaseTransport):
         if self.api.failures.get(key) == "connect":
             raise httpx.ConnectError("connection refused (simulated)", request=request)
         self.api.requests.append(f"{request.url.host}{request.url.path}")
-        return await self.inner.handle_async_request(request)
+        # Quart runs the handler in tasks of its own: when the caller gives up (a deadline),
+        # they would go on sleeping. The handler notes its task here, so it can be cancelled.
+        handlers: list[asyncio.Task[Any]] = []
+        token = _HANDLERS.set(handlers)
+        try:
+            return await self.inner.handle_async_request(request)
+        except asyncio.CancelledError:
+            for task in handlers:
+                task.cancel()
+            raise
+        finally:
+            _HANDLERS.reset(token)
 
     async def aclose(self) -> None:
         self.api.closes += 1

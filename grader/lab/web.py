@@ -110,3 +110,30 @@ def expect_json_error(reply: Reply, status: int, *, hint: str = "") -> None:
             got=reply.describe(),
             hint="Log the exception (app.logger.exception) and answer a fixed message.",
         )
+
+
+def build_app(learner: Any, **options: Any) -> Any:
+    """`create_app(**options)` from the learner's module, which must return a new Quart app."""
+    from quart import Quart  # imported here: chapters without a web app never load Quart
+
+    create_app = learner.plain_function("create_app")
+    try:
+        app = create_app(**options)
+    except AssertionError as error:
+        if "overwriting an existing endpoint" not in str(error):
+            raise
+        fail(
+            "create_app() registered its routes a second time on the same app",
+            expected="a new app, with its routes, on every call of create_app()",
+            got="Quart refused to register the same route twice on one app",
+            hint="Make the app inside create_app: `app = Quart(__name__)` as its first line, "
+            "not at the top of the file.",
+        )
+    if not isinstance(app, Quart):
+        fail(
+            "create_app() did not return a Quart app",
+            expected="a quart.Quart instance",
+            got=type(app).__name__,
+            hint="Build `app = Quart(__name__)`, add routes, `return app`.",
+        )
+    return app
