@@ -28,6 +28,7 @@ POLL_SECONDS = 0.01
 STARTUP_SECONDS = 60.0  # Python and pytest starting on a busy machine; no learner code yet
 EXIT_GRACE_SECONDS = 3.0
 STACK_LINE = re.compile(r'File "(?P<file>.+)", line (?P<line>\d+) in (?P<func>\S+)')
+LOOP_HEADER = re.compile(r"(async\s+)?(while|for)\b")
 EXIT_CALL = re.compile(r"\b(os\._exit|sys\.exit|exit|quit)\s*\(")
 
 
@@ -247,9 +248,31 @@ def stuck_line(stack: str, file: Path, relpath: str) -> str | None:
     target = str(file.resolve())
     for match in STACK_LINE.finditer(stack):
         if str(Path(match["file"]).resolve()) == target:
-            number = int(match["line"])
+            number = enclosing_loop(file, int(match["line"]))
             return f"{relpath}, line {number}: {source_line(file, number)}"
     return None
+
+
+def enclosing_loop(file: Path, number: int) -> int:
+    """The header line of the innermost loop around `number` (the dump catches the loop
+    anywhere in its body: the header is what the learner needs to see), else `number`."""
+    lines = source_text(file).splitlines()
+    if not 0 < number <= len(lines):
+        return number
+    indent = len(lines[number - 1]) - len(lines[number - 1].lstrip())
+    for candidate in range(number, 0, -1):
+        text = lines[candidate - 1]
+        stripped = text.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        depth = len(text) - len(stripped)
+        if candidate == number or depth < indent:
+            if LOOP_HEADER.match(stripped):
+                return candidate
+            if candidate != number and depth == 0:
+                break
+            indent = min(indent, depth)
+    return number
 
 
 def timed_out(run: ChildRun, limits: Limits) -> Feedback:

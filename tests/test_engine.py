@@ -108,3 +108,20 @@ def test_checks_use_no_real_time_for_simulated_waits(course: Course, chapter_id:
     assert result.ok
     # A 60-second budget of simulated waits must not show up as wall time.
     assert sum(c.wall_seconds for c in result.checks) < 3.0 + 0 * len(str(ROOT))
+
+
+def test_a_stuck_line_is_reported_as_its_loop_header(tmp_path: Path) -> None:
+    from grader.runner import enclosing_loop
+
+    source = tmp_path / "loops.py"
+    source.write_text(
+        "def f():\n"
+        "    x = 0\n"
+        "    for i in range(3):\n"
+        "        while True:\n"
+        "            x += 1\n"
+        "            y = 2\n"
+        "    return x\n"
+    )
+    # The stack dump catches a busy loop on any line of its body; the learner needs the loop.
+    assert [enclosing_loop(source, n) for n in (2, 3, 4, 5, 6, 7)] == [2, 3, 4, 4, 4, 7]
