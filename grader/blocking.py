@@ -86,21 +86,17 @@ class LearnerBlockBuster:
         self.violations: list[BlockedLoop] = []
         self.trusted = trusted_paths()
         self.skip = threading.local()
-        original = bb._wrap_blocking
-        bb._wrap_blocking = self.wrap
-        try:
-            self.buster = bb.BlockBuster()
-        finally:
-            bb._wrap_blocking = original
-        # Wrapping happens at activation: keep our wrapper in place for it.
-        self._original_wrap = original
+        self.buster = bb.BlockBuster()
 
     def activate(self) -> None:
+        # blockbuster wraps each function when it is activated, through this module-level
+        # name: our wrapper stands in for the duration of the call only.
+        original = bb._wrap_blocking
         bb._wrap_blocking = self.wrap
         try:
             self.buster.activate()
         finally:
-            bb._wrap_blocking = self._original_wrap
+            bb._wrap_blocking = original
 
     def deactivate(self) -> None:
         self.buster.deactivate()

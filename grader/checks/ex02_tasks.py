@@ -13,6 +13,7 @@ from grader.lab import (
     fail,
     now,
     other_tasks,
+    patch_uneven_fetchers,
     show,
     timed,
     within,
@@ -86,16 +87,7 @@ async def test_fetch_both_concurrent(learner: Learner) -> None:
 async def test_fetch_both_uses_fetchers(learner: Learner) -> None:
     fetch_both = learner.coroutine_function("fetch_both")
 
-    async def spy_1() -> str:
-        await asyncio.sleep(1.5)
-        return "first spy"
-
-    async def spy_2() -> str:
-        await asyncio.sleep(0.5)
-        return "second spy"
-
-    learner.patch("fetch_data_1", spy_1)
-    learner.patch("fetch_data_2", spy_2)
+    patch_uneven_fetchers(learner)
     result, took = await timed(60, fetch_both(), "fetch_both()")
     expect_equal(
         result,

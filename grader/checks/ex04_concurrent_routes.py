@@ -4,7 +4,7 @@ that handles requests concurrently."""
 import asyncio
 from typing import Any
 
-from grader.lab import Learner, Stopwatch, check, expect_seconds, fail, show
+from grader.lab import Learner, Stopwatch, check, expect_seconds, fail, patch_uneven_fetchers, show
 from grader.lab.web import build_app, call, expect_json, expect_json_error
 
 CONCURRENT = "Start both fetches before awaiting either: asyncio.gather or a TaskGroup."
@@ -49,16 +49,7 @@ async def test_multiple_data(learner: Learner) -> None:
 
 @check("GET /multiple-data answers what fetch_data_1 and fetch_data_2 return", task=1)
 async def test_multiple_data_uses_fetchers(learner: Learner) -> None:
-    async def spy_1() -> str:
-        await asyncio.sleep(1.5)
-        return "first spy"
-
-    async def spy_2() -> str:
-        await asyncio.sleep(0.5)
-        return "second spy"
-
-    learner.patch("fetch_data_1", spy_1)
-    learner.patch("fetch_data_2", spy_2)
+    patch_uneven_fetchers(learner)
     client = build_app(learner).test_client()
     with Stopwatch() as sw:
         reply = await call(client, "GET", "/multiple-data")

@@ -11,7 +11,7 @@ import pytest
 from .clock import Stopwatch, new_virtual_loop, now, timed, within
 from .feedback import CheckFailed, expect_equal, expect_seconds, fail, show
 from .learner import Learner
-from .spies import JobBoard, JobError, JobRecord, other_tasks
+from .spies import JobBoard, JobError, JobRecord, other_tasks, patch_uneven_fetchers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +29,7 @@ __all__ = [
     "new_virtual_loop",
     "now",
     "other_tasks",
+    "patch_uneven_fetchers",
     "show",
     "timed",
     "within",

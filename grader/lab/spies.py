@@ -76,3 +76,20 @@ def other_tasks() -> list[asyncio.Task[Any]]:
     """Tasks still alive on the loop besides the check itself."""
     me = asyncio.current_task()
     return [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+
+
+def patch_uneven_fetchers(learner: Any) -> None:
+    """Replace the article's fetch_data_1 / fetch_data_2 with spies of 1.5 s and 0.5 s that
+    return "first spy" / "second spy": code that calls them (concurrently) answers those
+    strings in 1.5 s; code that writes the strings itself, or waits in turn, does not."""
+
+    async def spy_1() -> str:
+        await asyncio.sleep(1.5)
+        return "first spy"
+
+    async def spy_2() -> str:
+        await asyncio.sleep(0.5)
+        return "second spy"
+
+    learner.patch("fetch_data_1", spy_1)
+    learner.patch("fetch_data_2", spy_2)
