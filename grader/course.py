@@ -120,17 +120,22 @@ def load_course(root: Path | None = None) -> Course:
         raise CourseError(f"{root / MANIFEST} is not valid TOML: {exc}") from None
     meta = data.get("course", {})
     chapters = tuple(
-        Chapter(
-            id=str(entry["id"]),
-            slug=str(entry["slug"]),
-            title=str(entry["title"]),
-            tasks=tuple(
-                Task(int(t["number"]), str(t["title"]), tuple(t.get("hints", ())))
-                for t in entry.get("tasks", ())
+        sorted(
+            (
+                Chapter(
+                    id=str(entry["id"]),
+                    slug=str(entry["slug"]),
+                    title=str(entry["title"]),
+                    tasks=tuple(
+                        Task(int(t["number"]), str(t["title"]), tuple(t.get("hints", ())))
+                        for t in entry.get("tasks", ())
+                    ),
+                    root=root,
+                )
+                for entry in data.get("chapters", ())
             ),
-            root=root,
+            key=lambda chapter: chapter.id,
         )
-        for entry in data.get("chapters", ())
     )
     return Course(
         root=root,

@@ -1,11 +1,13 @@
-"""Write the generated cells of every notebook from course.toml, and strip outputs.
+"""Write what course.toml generates: the notebooks' own cells and the README's chapter table.
 
 The first cell of each notebook (tag `course-header`: title and navigation) and the last
 (tag `course-check`: runs the chapter's checks) are generated here, never edited by hand.
-Outputs, execution counts and editor metadata are removed so notebooks diff cleanly.
+Outputs, execution counts and editor metadata are removed so notebooks diff cleanly. The
+README's table of chapters, between its two `chapters` markers, is written from the manifest.
 
-    python scripts/sync_notebooks.py           rewrite the notebooks
-    python scripts/sync_notebooks.py --check   exit 1 if any notebook would change (CI)
+    python scripts/sync_notebooks.py           rewrite the notebooks and the README table
+    python scripts/sync_notebooks.py 06 07     only these chapters' notebooks (and the table)
+    python scripts/sync_notebooks.py --check   exit 1 if anything would change (CI)
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ sys.path.insert(0, str(ROOT))
 from grader.course import Chapter, load_course  # noqa: E402
 
 HEADER, CHECK = "course-header", "course-check"
+README = ROOT / "README.md"
+TABLE_START = "<!-- chapters: generated from course.toml by scripts/sync_notebooks.py -->"
+TABLE_END = "<!-- end of chapters -->"
 KEEP_METADATA = {"kernelspec", "language_info"}
 
 
@@ -98,14 +103,46 @@ def synced(chapter: Chapter, previous: Chapter | None, following: Chapter | None
     )
 
 
+def chapter_table(chapters: list[Chapter]) -> str:
+    rows = [
+        "| # | chapter | notebook | exercise |",
+        "|---|---------|----------|----------|",
+    ]
+    for chapter in chapters:
+        notebook = f"notebooks/{chapter.notebook.name}"
+        rows.append(
+            f"| {chapter.id} | {chapter.title} | [{chapter.notebook.stem}]({notebook}) "
+            f"| `exercises/{chapter.exercise.name}` |"
+        )
+    return "\n".join(rows)
+
+
+def synced_readme(text: str, chapters: list[Chapter]) -> str:
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    return f"{head}{TABLE_START}\n{chapter_table(chapters)}\n{TABLE_END}{tail}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report, do not write")
+    parser.add_argument("chapters", nargs="*", help="only these chapters' notebooks")
     args = parser.parse_args(argv)
     course = load_course(ROOT)
     chapters = list(course.chapters)
-    stale = []
+    wanted = {course.chapter(key).id for key in args.chapters}
+    stale: list[object] = []
+    readme = README.read_text(encoding="utf-8")
+    if synced_readme(readme, chapters) != readme:
+        stale.append(README)
+        if args.check:
+            print("not in sync: README.md (its table of chapters)")
+        else:
+            README.write_text(synced_readme(readme, chapters), encoding="utf-8")
+            print("synced the table of chapters in README.md")
     for i, chapter in enumerate(chapters):
+        if wanted and chapter.id not in wanted:
+            continue
         if not chapter.notebook.is_file():
             print(f"missing notebook: {course.relative(chapter.notebook)}")
             stale.append(chapter)
