@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from .course import CourseError, load_course
 
 USAGE_ERROR = 2
+INTERNAL_ERROR = 3
 
 
 def parser() -> argparse.ArgumentParser:
@@ -20,11 +22,19 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", help="run a chapter's checks (or `all`)")
-    check.add_argument("chapter", help="chapter number such as 01, or `all`")
+    check.add_argument("chapter", help="chapter number such as 01, several (03,04), or `all`")
     check.add_argument("--file", type=Path, help="check this file instead of the exercise")
+    check.add_argument(
+        "--submission",
+        type=Path,
+        metavar="DIR",
+        help="check the exercise files found in DIR (a learner's copy or an upload)",
+    )
     check.add_argument("--solutions", action="store_true", help="check the reference solution")
     check.add_argument("--json", action="store_true", help="print Gradescope results.json")
     check.add_argument("--verbose", "-v", action="store_true", help="show full tracebacks")
+    # For grader.notebook: the results as data, for the kernel to render.
+    check.add_argument("--result-json", action="store_true", help=argparse.SUPPRESS)
     check.add_argument(
         "--timeout",
         type=float,
@@ -43,6 +53,12 @@ def parser() -> argparse.ArgumentParser:
     reset = sub.add_parser("reset", help="restore a chapter's stub, keeping a backup of yours")
     reset.add_argument("chapter")
 
+    bundle = sub.add_parser(
+        "autograder", help="build a Gradescope autograder (and a GitHub Classroom workflow)"
+    )
+    bundle.add_argument("chapters", nargs="+", help="the chapters it grades, such as 03 04 05")
+    bundle.add_argument("--out", type=Path, default=Path("autograder.zip"), metavar="ZIP")
+
     watch = sub.add_parser("watch", help="check again every time the exercise is saved")
     watch.add_argument("chapter")
     watch.add_argument("--file", type=Path, help="watch this file instead of the exercise")
@@ -51,40 +67,80 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
     try:
-        course = load_course()
-        if args.command == "check":
-            from .commands import check
-
-            return check.run(
-                course,
-                args.chapter,
-                file=args.file,
-                solutions=args.solutions,
-                as_json=args.json,
-                verbose=args.verbose,
-                timeout=args.timeout,
-            )
-        if args.command == "list":
-            from .commands import listing
-
-            return listing.run(course)
-        if args.command == "hint":
-            from .commands import hint
-
-            return hint.run(course, args.chapter, args.task, show_all=args.all)
-        if args.command == "reset":
-            from .commands import reset
-
-            return reset.run(course, args.chapter)
-        if args.command == "watch":
-            from .commands import watch
-
-            return watch.run(course, args.chapter, file=args.file, timeout=args.timeout)
+        args = parser().parse_args(words)
+    except SystemExit as exit:
+        if exit.code not in (0, None) and "--json" in words:
+            print_error_json("the command line was not understood: see `grader --help`")
+        raise
+    as_json = bool(getattr(args, "json", False))
+    try:
+        return dispatch(args)
     except CourseError as exc:
         print(f"grader: {exc}", file=sys.stderr)
+        if as_json:
+            print_error_json(str(exc))
         return USAGE_ERROR
+    except Exception as exc:  # noqa: BLE001  (one line and a status, never a traceback)
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        print(f"grader: {message} (please tell your teacher)", file=sys.stderr)
+        if as_json:
+            print_error_json(message)
+        return INTERNAL_ERROR
+
+
+def print_error_json(message: str) -> None:
+    """Under --json, stdout is always one Gradescope object, whatever went wrong."""
+    print(
+        json.dumps(
+            {
+                "score": 0,
+                "output": f"The grader could not grade this submission: {message}",
+                "visibility": "visible",
+                "tests": [],
+            },
+            indent=2,
+        )
+    )
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    course = load_course()
+    if args.command == "check":
+        from .commands import check
+
+        return check.run(
+            course,
+            args.chapter,
+            file=args.file,
+            submission=args.submission,
+            solutions=args.solutions,
+            as_json=args.json,
+            verbose=args.verbose,
+            timeout=args.timeout,
+            result_json=args.result_json,
+        )
+    if args.command == "list":
+        from .commands import listing
+
+        return listing.run(course)
+    if args.command == "hint":
+        from .commands import hint
+
+        return hint.run(course, args.chapter, args.task, show_all=args.all)
+    if args.command == "reset":
+        from .commands import reset
+
+        return reset.run(course, args.chapter)
+    if args.command == "autograder":
+        from .commands import autograder
+
+        return autograder.run(course, args.chapters, out=args.out)
+    if args.command == "watch":
+        from .commands import watch
+
+        return watch.run(course, args.chapter, file=args.file, timeout=args.timeout)
     raise AssertionError(f"unhandled command {args.command}")
 
 

@@ -6,6 +6,7 @@ chapter needs an entry in the manifest and its four mirrored files, nothing else
 
 from __future__ import annotations
 
+import ast
 import os
 import tomllib
 from dataclasses import dataclass
@@ -28,12 +29,48 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Declared:
+    """A check as its file declares it: `@check("name", task=N, points=P)` on `test_...`."""
+
+    id: str
+    name: str
+    task: int
+    points: int
+
+
+def declared_checks(path: Path) -> list[Declared]:
+    """The checks of a checks file in the order pytest runs them, read without importing it
+    (the supervisor knows what the child must report before the child starts)."""
+    found = []
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        if not node.name.startswith("test_"):
+            continue
+        name, task, points = node.name, 0, 1
+        for decorator in node.decorator_list:
+            if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "check":
+                if decorator.args:
+                    name = str(ast.literal_eval(decorator.args[0]))
+                for keyword in decorator.keywords:
+                    if keyword.arg == "task":
+                        task = int(ast.literal_eval(keyword.value))
+                    elif keyword.arg == "points":
+                        points = int(ast.literal_eval(keyword.value))
+        found.append(Declared(node.name, name, task, points))
+    return found
+
+
+@dataclass(frozen=True)
 class Chapter:
     id: str
     slug: str
     title: str
     tasks: tuple[Task, ...]
     root: Path
+    # Modules the learner's file may import although the sandbox refuses them elsewhere
+    # (chapter 14's tests import pytest).
+    allow_imports: tuple[str, ...] = ()
 
     @property
     def module_name(self) -> str:
@@ -64,12 +101,26 @@ class Chapter:
 
 
 @dataclass(frozen=True)
+class Sandbox:
+    """The [course.sandbox] table: what one chapter's run of a learner's code may take."""
+
+    memory_mb: int = 2048
+    cpu_seconds: int = 300
+    file_mb: int = 16
+    processes: int = 256
+    slow_import: float = 3.0  # real seconds an import of the learner's file may take
+    chapter_timeout: float = 180.0  # real seconds for all the checks of one chapter
+    all_timeout: float = 900.0  # real seconds for `grader check all`
+
+
+@dataclass(frozen=True)
 class Course:
     root: Path
     title: str
     check_timeout: float
     import_timeout: float
     chapters: tuple[Chapter, ...]
+    sandbox: Sandbox = Sandbox()
 
     def chapter(self, key: str) -> Chapter:
         wanted = key.strip().zfill(2) if key.strip().isdigit() else key.strip()
@@ -131,6 +182,7 @@ def load_course(root: Path | None = None) -> Course:
                         for t in entry.get("tasks", ())
                     ),
                     root=root,
+                    allow_imports=tuple(str(m) for m in entry.get("allow_imports", ())),
                 )
                 for entry in data.get("chapters", ())
             ),
@@ -143,4 +195,19 @@ def load_course(root: Path | None = None) -> Course:
         check_timeout=float(meta.get("check_timeout", 5.0)),
         import_timeout=float(meta.get("import_timeout", 10.0)),
         chapters=chapters,
+        sandbox=sandbox_settings(meta.get("sandbox", {})),
     )
+
+
+def sandbox_settings(table: dict[str, object]) -> Sandbox:
+    defaults = Sandbox()
+    values = {}
+    for name, default in vars(defaults).items():
+        raw = table.get(name, default)
+        try:
+            values[name] = type(default)(raw)
+        except (TypeError, ValueError):
+            raise CourseError(
+                f"course.toml: [course.sandbox] {name} = {raw!r} is not a number"
+            ) from None
+    return Sandbox(**values)

@@ -8,12 +8,13 @@ from .results import ChapterResult, CheckResult
 
 
 def check_output(check: CheckResult) -> str:
-    if check.passed or check.feedback is None:
-        return ""
-    text = "\n".join(check.feedback.lines())
-    if check.output:
-        text += "\n\nYour code printed:\n" + check.output
-    return text
+    parts = []
+    if not check.passed and check.feedback is not None:
+        parts.append("\n".join(check.feedback.lines()))
+        if check.output:
+            parts.append("Your code printed:\n" + check.output)
+    parts.extend(check.notes)
+    return "\n\n".join(parts)
 
 
 def results_json(chapters: list[ChapterResult], wall_seconds: float) -> dict[str, Any]:
@@ -26,7 +27,11 @@ def results_json(chapters: list[ChapterResult], wall_seconds: float) -> dict[str
             "status": check.status,
             "output": check_output(check),
             "visibility": "visible",
-            "extra_data": {"task": check.task, "loop_seconds": check.loop_seconds},
+            "extra_data": {
+                "task": check.task,
+                "loop_seconds": check.loop_seconds,
+                "integrity": bool(check.notes),
+            },
         }
         for chapter in chapters
         for check in chapter.checks
@@ -34,10 +39,11 @@ def results_json(chapters: list[ChapterResult], wall_seconds: float) -> dict[str
     passed = sum(c.passed for c in chapters)
     total = sum(c.total for c in chapters)
     problems = [f"{c.chapter}: {c.problem.summary}" for c in chapters if c.problem]
+    notes = [f"{c.chapter}: integrity note: {finding}" for c in chapters for finding in c.integrity]
     return {
         "score": sum(c.score for c in chapters),
         "execution_time": round(wall_seconds, 3),
-        "output": "\n".join([f"{passed}/{total} checks passed", *problems]),
+        "output": "\n".join([f"{passed}/{total} checks passed", *problems, *notes]),
         "visibility": "visible",
         "tests": tests,
     }

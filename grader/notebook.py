@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,9 +24,7 @@ from rich.console import Console
 from .course import load_course
 from .lab.learner import load_module
 from .report import console, print_chapter
-from .results import ChapterResult
-from .runner import run_chapter
-from .state import State
+from .results import ChapterResult, chapter_from_dict
 
 T = TypeVar("T")
 
@@ -50,16 +52,33 @@ def show(render: Callable[[Console], None]) -> None:
 def check(
     chapter_id: str, *, file: str | Path | None = None, solutions: bool = False
 ) -> ChapterResult:
-    """Run a chapter's checks (the same as `grader check NN`) and show the report."""
+    """Run a chapter's checks (the same as `grader check NN`) and show the report.
+
+    The grader runs as a command of its own, as in a terminal: it supervises the learner's
+    code from a process that is not the kernel (it collects every process that code leaves
+    behind, which a kernel must not do to the processes of its own cells)."""
     course = load_course()
     chapter = course.chapter(chapter_id)
-    path = Path(file) if file else chapter.solution if solutions else chapter.exercise
-    result = run_chapter(course, chapter, path.resolve())
+    command = [sys.executable, "-m", "grader", "check", chapter.id, "--result-json"]
+    if file:
+        command += ["--file", str(Path(file).resolve())]
+    elif solutions:
+        command.append("--solutions")
+    done = subprocess.run(  # noqa: S603  (our own interpreter and command)
+        command,
+        capture_output=True,
+        text=True,
+        cwd=course.root,
+        env={**os.environ, "COURSE_ROOT": str(course.root)},
+    )
+    try:
+        result = chapter_from_dict(json.loads(done.stdout)[0])
+    except (ValueError, IndexError, KeyError, TypeError):
+        message = (done.stderr or done.stdout).strip().splitlines()
+        raise RuntimeError(
+            "the grader could not run: " + (message[-1] if message else f"exit {done.returncode}")
+        ) from None
     show(lambda out: print_chapter(out, chapter, result, verbose=False))
-    if file is None and not solutions:
-        state = State(course.state_dir)
-        state.record(result)
-        state.save()
     return result
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
@@ -54,6 +59,7 @@ def print_chapter(out: Console, chapter: Chapter, result: ChapterResult, *, verb
             style=style,
         )
     )
+    print_integrity(out, result)
     if result.problem and not verbose:
         print_next_step(out, chapter, result)
         return
@@ -66,6 +72,21 @@ def print_chapter(out: Console, chapter: Chapter, result: ChapterResult, *, verb
         out.print(Text("All checks pass. Well done!", style="green"))
     else:
         print_next_step(out, chapter, result)
+
+
+def print_integrity(out: Console, result: ChapterResult) -> None:
+    if not result.integrity:
+        return
+    out.print(Text("\nIntegrity note (shown to your teacher too):", style="bold yellow"))
+    for line in result.integrity[:10]:
+        out.print(Text(f"    {line}", style="yellow"))
+    out.print(
+        Text(
+            "    Exercises never need these: they can tamper with grading, so a teacher "
+            "reads the file before trusting the score.",
+            style="dim",
+        )
+    )
 
 
 def print_failure(out: Console, check: CheckResult, seen: set[str], *, verbose: bool) -> None:
@@ -131,3 +152,41 @@ def print_summary(out: Console, chapters: list[Chapter], results: list[ChapterRe
     passed = sum(r.passed for r in results)
     total = sum(r.total for r in results)
     out.print(Text(f"{passed}/{total} checks passed in {len(results)} chapters", style="bold"))
+
+
+class Progress:
+    """A live line while checks run, on a terminal only: which check of how many is running.
+    Refreshed from the supervisor's own events: no thread of its own."""
+
+    def __init__(self, out: Console, *, enabled: bool) -> None:
+        self.out = out
+        self.enabled = enabled and out.is_terminal
+
+    @contextmanager
+    def chapter(
+        self, chapter: Chapter, chapters: int
+    ) -> Iterator[Callable[[dict[str, Any]], None] | None]:
+        if not self.enabled:
+            yield None
+            return
+        names: dict[str, str] = {}
+        done = [0]
+        live = Live(console=self.out, auto_refresh=False, transient=True)
+
+        def show(message: str) -> None:
+            live.update(Text(f"  ⏳ Chapter {chapter.id}: {message}", style="dim"), refresh=True)
+
+        def on_event(event: dict[str, Any]) -> None:
+            kind = event.get("event")
+            if kind == "collected" and not names:
+                names.update({str(c.get("id")): str(c.get("name", "")) for c in event["checks"]})
+                show("importing your file")
+            elif kind == "start":
+                name = names.get(str(event.get("id")), "")
+                show(f"check {done[0] + 1}/{len(names)}: {name}")
+            elif kind == "result":
+                done[0] += 1
+
+        with live:
+            show("starting")
+            yield on_event

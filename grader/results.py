@@ -20,12 +20,16 @@ class Feedback:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Feedback:
+        def field(name: str) -> str | None:
+            value = data.get(name)
+            return None if value is None else str(value)
+
         return cls(
             summary=str(data.get("summary", "")),
-            expected=data.get("expected"),
-            got=data.get("got"),
-            hint=data.get("hint"),
-            where=data.get("where"),
+            expected=field("expected"),
+            got=field("got"),
+            hint=field("hint"),
+            where=field("where"),
         )
 
     def lines(self) -> list[str]:
@@ -53,6 +57,7 @@ class CheckResult:
     traceback: str = ""  # shown on --verbose only
     loop_seconds: float = 0.0  # event-loop time the check simulated
     wall_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # integrity notes, for the teacher
 
     @property
     def passed(self) -> bool:
@@ -75,6 +80,7 @@ class ChapterResult:
     problem: Feedback | None = None  # the file could not be loaded at all
     problem_output: str = ""  # what the file printed while it was being loaded
     wall_seconds: float = 0.0
+    integrity: list[str] = field(default_factory=list)  # what a teacher should look at
 
     @property
     def passed(self) -> int:
@@ -99,3 +105,25 @@ class ChapterResult:
     @property
     def loop_seconds(self) -> float:
         return sum(c.loop_seconds for c in self.checks)
+
+
+def chapter_from_dict(data: dict[str, Any]) -> ChapterResult:
+    """The inverse of dataclasses.asdict for a ChapterResult (results passed between
+    processes: a notebook's check, the teacher's report workers)."""
+    checks = [
+        CheckResult(
+            **{
+                **c,
+                "feedback": Feedback.from_dict(c["feedback"]) if c.get("feedback") else None,
+            }
+        )
+        for c in data.get("checks", ())
+    ]
+    problem = data.get("problem")
+    return ChapterResult(
+        **{
+            **data,
+            "checks": checks,
+            "problem": Feedback.from_dict(problem) if problem else None,
+        }
+    )

@@ -4,6 +4,7 @@ chapter's last result and how many hints of each task the learner has seen."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,33 @@ from .results import ChapterResult
 class State:
     def __init__(self, folder: Path) -> None:
         self.path = folder / "state.json"
+        self.data: dict[str, Any] = {"results": {}, "hints": {}}
         try:
-            self.data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.data = {}
-        self.data.setdefault("results", {})
-        self.data.setdefault("hints", {})
+            raw = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not well_formed(data):
+            self.set_aside()
+            return
+        self.data = data
+
+    def set_aside(self) -> None:
+        """A state file that is not what the grader writes: keep it for a look, start anew."""
+        aside = self.path.with_name(f"state.json.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            self.path.replace(aside)
+            where = f"it is kept as {aside.name}"
+        except OSError:
+            where = "it could not be moved"
+        print(
+            f"grader: warning: {self.path} was not readable, so earlier results and hints "
+            f"are forgotten ({where})",
+            file=sys.stderr,
+        )
 
     def save(self) -> None:
         try:
@@ -50,3 +72,19 @@ class State:
 
     def set_hints_seen(self, chapter: str, task: int, count: int) -> None:
         self.data["hints"][f"{chapter}.{task}"] = count
+
+
+def well_formed(data: Any) -> bool:
+    if not isinstance(data, dict):
+        return False
+    results, hints = data.get("results", {}), data.get("hints", {})
+    if not isinstance(results, dict) or not isinstance(hints, dict):
+        return False
+    for value in results.values():
+        if not isinstance(value, dict):
+            return False
+        if not all(isinstance(value.get(k), int) for k in ("passed", "total")):
+            return False
+        if not isinstance(value.get("failed_tasks", []), list):
+            return False
+    return all(isinstance(v, int) for v in hints.values())

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.course import Course
-from grader.runner import run_chapter
+from grader.engine.runner import run_chapter
 
 LEARNER_APP = """
 import asyncio
@@ -103,7 +103,7 @@ def test_quart_app_in_virtual_time_without_false_blocking_reports(
 
 
 def test_a_stuck_line_is_reported_as_its_loop_header(tmp_path: Path) -> None:
-    from grader.runner import enclosing_loop
+    from grader.engine.runner import enclosing_loop
 
     source = tmp_path / "loops.py"
     source.write_text(

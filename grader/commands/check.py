@@ -3,24 +3,45 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from ..course import Chapter, Course, CourseError
+from ..engine.runner import not_run, run_chapter
 from ..gradescope import results_json
-from ..report import console, print_chapter, print_summary
-from ..results import ChapterResult
-from ..runner import run_chapter
+from ..report import Progress, console, print_chapter, print_summary
+from ..results import ChapterResult, Feedback
 from ..state import State
+from ..submission import find_exercise
+
+
+class GradingStopped(Exception):
+    """SIGTERM (a grading platform's time limit, a teacher's Ctrl-C) while checks ran."""
 
 
 def target_file(chapter: Chapter, file: Path | None, solutions: bool) -> Path:
     path = file if file is not None else chapter.solution if solutions else chapter.exercise
     path = path.expanduser().resolve()
+    if path.is_dir():
+        raise CourseError(
+            f"{path} is a folder: give the path of one exercise file, such as "
+            f"exercises/{chapter.exercise.name}"
+        )
     if not path.is_file():
         raise CourseError(f"there is no file {path}")
     return path
+
+
+def chosen(course: Course, which: str) -> list[Chapter]:
+    """`all`, one chapter, or several separated by commas (`03,04,05`)."""
+    if which == "all":
+        return list(course.chapters)
+    return [course.chapter(key) for key in which.split(",") if key.strip()]
 
 
 def run(
@@ -28,39 +49,88 @@ def run(
     which: str,
     *,
     file: Path | None = None,
+    submission: Path | None = None,
     solutions: bool = False,
     as_json: bool = False,
     verbose: bool = False,
     timeout: float | None = None,
+    result_json: bool = False,
 ) -> int:
-    if which == "all":
-        if file is not None:
-            raise CourseError("--file checks one chapter: name the chapter, not `all`")
-        chapters = list(course.chapters)
+    chapters = chosen(course, which)
+    if file is not None and len(chapters) != 1:
+        raise CourseError("--file checks one chapter: name one chapter")
+    if submission is not None:
+        if not submission.is_dir():
+            raise CourseError(f"--submission {submission} is not a folder")
+        files: list[Path | None] = [find_exercise(submission, ch) for ch in chapters]
     else:
-        chapters = [course.chapter(which)]
-    files = [target_file(ch, file, solutions) for ch in chapters]
+        files = [target_file(ch, file, solutions) for ch in chapters]
 
     started = time.perf_counter()
+    deadline = time.monotonic() + course.sandbox.all_timeout
     out = console()
+    quiet = as_json or result_json
+    progress = Progress(out, enabled=not quiet)
     results: list[ChapterResult] = []
-    for chapter, path in zip(chapters, files, strict=True):
-        result = run_chapter(course, chapter, path, check_timeout=timeout)
-        results.append(result)
-        if not as_json:
-            print_chapter(out, chapter, result, verbose=verbose)
-            if len(chapters) > 1:
-                out.print()
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        for chapter, path in zip(chapters, files, strict=True):
+            if path is None:
+                result = not_run(course, chapter, chapter.exercise.name, missing(chapter))
+                results.append(result)
+                if not quiet:
+                    print_chapter(out, chapter, result, verbose=verbose)
+                continue
+            with progress.chapter(chapter, len(chapters)) as on_event:
+                result = run_chapter(
+                    course,
+                    chapter,
+                    path,
+                    check_timeout=timeout,
+                    deadline=deadline,
+                    on_event=on_event,
+                )
+            results.append(result)
+            if not quiet:
+                print_chapter(out, chapter, result, verbose=verbose)
+                if len(chapters) > 1:
+                    out.print()
+    except (GradingStopped, KeyboardInterrupt):
+        if as_json:
+            print_json(results, started, stopped=True)
+        print("grader: stopped before every check had run", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if as_json:
-        sys.stdout.write(
-            json.dumps(results_json(results, time.perf_counter() - started), indent=2) + "\n"
-        )
+        print_json(results, started)
+    elif result_json:
+        sys.stdout.write(json.dumps([asdict(r) for r in results]) + "\n")
     elif len(chapters) > 1:
         print_summary(out, chapters, results)
 
-    if file is None and not solutions:
+    if file is None and submission is None and not solutions:
         state = State(course.state_dir)
         for result in results:
             state.record(result)
         state.save()
     return 0 if all(r.ok for r in results) else 1
+
+
+def missing(chapter: Chapter) -> Feedback:
+    return Feedback(
+        f"No file {chapter.exercise.name} was found in the submission",
+        hint=f"Submit your exercises/{chapter.exercise.name} (the file itself, or the course "
+        "folder that holds it).",
+    )
+
+
+def print_json(results: list[ChapterResult], started: float, *, stopped: bool = False) -> None:
+    data = results_json(results, time.perf_counter() - started)
+    if stopped:
+        data["output"] = "Grading was stopped before every check had run.\n" + data["output"]
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _stop(signum: int, frame: FrameType | None) -> Any:
+    raise GradingStopped

@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.text import Text
 
 from ..course import Course
+from ..engine.runner import run_chapter
 from ..report import console, print_chapter
-from ..runner import run_chapter
 from ..state import State
 from .check import target_file
 

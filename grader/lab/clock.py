@@ -8,6 +8,8 @@ time and durations are measured exactly, in loop seconds.
 from __future__ import annotations
 
 import asyncio
+import sys
+import traceback
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -17,15 +19,74 @@ from .feedback import fail
 
 T = TypeVar("T")
 
+# Kept in the loop's namespace under names that are not identifiers: `loop.x = ...` cannot
+# reach them, and the static scan flags `__dict__`.
+CLOCK, WENT_BACK, STOPPED_AT = "grader clock", "grader clock went back", "grader stopped at"
+REPLACED = "grader clock replaced"
+PROTECTED = frozenset(
+    {"time", "call_at", "call_later", "stop", CLOCK, WENT_BACK, STOPPED_AT, REPLACED}
+)
+
+
+class GraderLoop(looptime.make_event_loop_class(asyncio.SelectorEventLoop)):  # type: ignore[misc]
+    """The grader's own virtual-time loop: made directly (never through an event-loop
+    policy a learner could replace), and its clock only ever moves forwards. looptime keeps
+    the time in `_LoopTimeEventLoop__now`; here that name is a property that refuses to go
+    back and remembers that something tried."""
+
+    def _get_now(self) -> int:
+        try:
+            return self.__dict__[CLOCK]  # type: ignore[no-any-return]
+        except KeyError:
+            raise AttributeError(CLOCK) from None  # looptime's first setup expects this
+
+    def _set_now(self, value: int) -> None:
+        current = self.__dict__.get(CLOCK)
+        if current is not None and value < current:
+            self.__dict__[WENT_BACK] = True
+            return
+        self.__dict__[CLOCK] = value
+
+    _LoopTimeEventLoop__now = property(_get_now, _set_now)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in PROTECTED:
+            self.__dict__[REPLACED] = name
+            return
+        super().__setattr__(name, value)
+
+    def stop(self) -> None:
+        # run_until_complete stops the loop through a callback when its future is done; a
+        # learner's loop.stop() ends a check early instead. The latest call is the one that
+        # counts when run_until_complete then complains that the loop stopped.
+        self.__dict__[STOPPED_AT] = traceback.extract_stack(sys._getframe(1), limit=30)
+        super().stop()
+
 
 def new_virtual_loop() -> asyncio.AbstractEventLoop:
     # idle_step: when nothing is scheduled at all (a task awaiting a future nobody will set,
     # with no timer), the clock still moves, so the checks' deadlines fire instead of hanging.
-    return looptime.new_event_loop(start=0.0, idle_step=0.01)
+    return GraderLoop(start=0.0, idle_step=0.01)
+
+
+def clock_went_back(loop: asyncio.AbstractEventLoop) -> bool:
+    return bool(loop.__dict__.get(WENT_BACK))
+
+
+def clock_replaced(loop: asyncio.AbstractEventLoop) -> str | None:
+    """The name of a part of the loop's clock that something tried to replace."""
+    return loop.__dict__.get(REPLACED)
+
+
+def stopped_at(loop: asyncio.AbstractEventLoop) -> traceback.StackSummary | None:
+    """Where loop.stop() was called from, if it was."""
+    return loop.__dict__.get(STOPPED_AT)
 
 
 def now() -> float:
-    return asyncio.get_running_loop().time()
+    loop = asyncio.get_running_loop()
+    # The class's method, not a `time` the learner may have put on the instance.
+    return GraderLoop.time(loop) if isinstance(loop, GraderLoop) else loop.time()
 
 
 class Stopwatch:

@@ -66,12 +66,17 @@ class Learner:
         setattr(self.module, name, value)
 
 
-def load_module(path: Path, name: str) -> types.ModuleType:
-    """Import a file as a module without touching the import system's cache of names."""
+def load_module(
+    path: Path, name: str, *, prepare: Callable[[dict[str, Any]], None] | None = None
+) -> types.ModuleType:
+    """Import a file as a module without touching the import system's cache of names.
+    `prepare` sees the module's namespace before its code runs (the sandbox's import guard)."""
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
+    if prepare is not None:
+        prepare(module.__dict__)
     # Registered so that pickling, dataclasses and typing.get_type_hints can find it.
     sys.modules[name] = module
     folder = str(path.parent)

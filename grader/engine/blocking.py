@@ -64,6 +64,9 @@ TRUSTED: dict[str, set[str] | None] = {
     "traceback": None,
     "inspect": None,
     "tokenize": None,
+    # Starting a process pool reads the working folder; the pool's work is off the loop.
+    "concurrent": None,
+    "multiprocessing": None,
 }
 
 

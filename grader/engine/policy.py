@@ -1,0 +1,233 @@
+"""What a learner's code may not do, enforced inside the child by a CPython audit hook
+(PEP 578: once added, it cannot be removed) and by the learner module's own `__import__`.
+
+A refused action raises SandboxRefusal where it happens and is recorded, so the check fails
+with the reason even if the learner's code catches the exception. Blame follows the stack
+from the action outwards, as the blocking-call detector does: the learner's file reached
+before any trusted package (the grader, pytest, the web stack, concurrent.futures for
+process pools) means the learner's code did it; a trusted package first means it did it on
+its own account. The standard library is neutral: it acts for whoever called it.
+
+The hook sees direct actions. What it cannot see (a module fetched from sys.modules, a
+frame's globals, attributes set on a library's classes) is flagged by grader.engine.scan
+and caught after the fact by grader.engine.integrity.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+FORBIDDEN_IMPORTS = frozenset(
+    {
+        "grader", "pytest", "_pytest", "pluggy", "looptime", "faulthandler", "ctypes",
+        "_ctypes", "gc", "builtins", "importlib", "solutions", "tests", "blockbuster",
+        "resource", "pty", "_posixsubprocess",
+    }
+)  # fmt: skip
+SPAWN = frozenset(
+    {
+        "os.system", "os.exec", "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn",
+        "subprocess.Popen", "pty.spawn", "os.startfile",
+    }
+)  # fmt: skip
+FILE_CHANGES = frozenset(
+    {
+        "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.link",
+        "os.symlink", "os.truncate", "os.utime", "os.chflags", "os.lchflags", "os.mkfifo",
+        "os.mknod", "shutil.rmtree", "shutil.copyfile", "shutil.copymode", "shutil.copystat",
+        "shutil.copytree", "shutil.move", "shutil.chown", "os.setxattr", "os.removexattr",
+    }
+)  # fmt: skip
+SIGNALS = frozenset({"os.kill", "os.killpg", "signal.pthread_kill", "os.pidfd_open"})
+# Looked at only when the learner's own line makes the call (the standard library uses them
+# legitimately on a learner's behalf: logging reads frames, dataclasses compile code).
+DIRECT = frozenset(
+    {
+        "sys._getframe", "sys._current_frames", "sys._current_exceptions", "object.__getattr__",
+        "sys.settrace", "sys.setprofile", "sys.addaudithook", "exec", "compile", "code.__new__",
+        "function.__new__", "resource.setrlimit", "resource.prlimit",
+        "sys.monitoring.register_callback",
+        "sys._getframemodulename", "cpython._PySys_ClearAuditHooks",
+    }
+)  # fmt: skip
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+class SandboxRefusal(BaseException):  # noqa: N818  (not an Exception: `except Exception` in
+    """Raised where a learner's code does what no exercise needs."""  # learner code misses it)
+
+
+@dataclass
+class Policy:
+    learner_files: frozenset[str]
+    trusted_dirs: tuple[str, ...]  # packages whose actions are their own
+    spawn_dirs: tuple[str, ...]  # may start processes for the learner (concurrent.futures)
+    hidden_dirs: tuple[str, ...]  # never read by the learner (solutions/, /proc, the tests)
+    allowed_imports: frozenset[str] = frozenset()
+    refusals: list[str] = field(default_factory=list)
+
+    @property
+    def forbidden_imports(self) -> frozenset[str]:
+        return FORBIDDEN_IMPORTS - self.allowed_imports
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "learner_files": sorted(self.learner_files),
+            "trusted_dirs": list(self.trusted_dirs),
+            "spawn_dirs": list(self.spawn_dirs),
+            "hidden_dirs": list(self.hidden_dirs),
+            "allowed_imports": sorted(self.allowed_imports),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Policy:
+        return cls(
+            frozenset(data["learner_files"]),
+            tuple(data["trusted_dirs"]),
+            tuple(data["spawn_dirs"]),
+            tuple(data["hidden_dirs"]),
+            frozenset(data.get("allowed_imports", ())),
+        )
+
+
+def package_dirs(names: Iterable[str]) -> tuple[str, ...]:
+    """Folders of installed packages, found without importing them."""
+    import importlib.util
+
+    found: list[str] = []
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            found.extend(str(p) + os.sep for p in spec.submodule_search_locations)
+        elif spec.origin:
+            found.append(spec.origin)
+    return tuple(found)
+
+
+def install(policy: Policy) -> None:
+    """Add the audit hook for `policy` to this process. Idempotent per process."""
+    refuse = _refuser(policy)
+    sys.addaudithook(_make_hook(policy, refuse))
+
+
+def guard_module_imports(namespace: dict[str, Any], policy: Policy) -> None:
+    """Give the learner's module an `__import__` that refuses the grader's own machinery,
+    even modules already imported (which the audit hook's "import" event does not see)."""
+    original = builtins.__import__
+    forbidden = policy.forbidden_imports
+    refuse = _refuser(policy)
+
+    def guarded_import(
+        name: str,
+        globals: Any = None,  # noqa: A002  (the signature of __import__)
+        locals: Any = None,  # noqa: A002
+        fromlist: Any = (),
+        level: int = 0,
+    ) -> Any:
+        if level == 0 and name.partition(".")[0] in forbidden:
+            refuse(f"imported {name}", "import")
+        return original(name, globals, locals, fromlist, level)
+
+    learner_builtins = dict(vars(builtins))
+    learner_builtins["__import__"] = guarded_import
+    namespace["__builtins__"] = learner_builtins
+
+
+def _refuser(policy: Policy) -> Callable[[str, str], None]:
+    def refuse(what: str, kind: str) -> None:
+        reason = f"your file {what}: {WHY[kind]}"
+        if reason not in policy.refusals:
+            policy.refusals.append(reason)
+        raise SandboxRefusal(reason)
+
+    return refuse
+
+
+WHY = {
+    "import": "exercises never need it, and the grader does not allow it",
+    "spawn": "exercises never start other programs (process pools go through concurrent.futures)",
+    "write": "exercises never write, move or delete files",
+    "read": "that is not yours to read",
+    "signal": "exercises never send signals to processes",
+    "introspect": "exercises never inspect the interpreter's frames, code or hooks",
+}
+
+
+def _make_hook(policy: Policy, refuse: Callable[[str, str], None]) -> Callable[[str, Any], None]:
+    learner = policy.learner_files
+    trusted = policy.trusted_dirs
+    spawners = policy.spawn_dirs
+    hidden = policy.hidden_dirs
+    forbidden = policy.forbidden_imports
+    watched = SPAWN | FILE_CHANGES | SIGNALS | DIRECT | {"import", "open"}
+    busy = threading.local()
+    getframe = sys._getframe
+
+    def blamed(frame: FrameType | None, extra_trusted: tuple[str, ...] = ()) -> bool:
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if name in learner:
+                return True
+            if name.startswith(trusted) or (extra_trusted and name.startswith(extra_trusted)):
+                return False
+            frame = frame.f_back
+        return False
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event not in watched or getattr(busy, "on", False):
+            return
+        busy.on = True
+        try:
+            caller = getframe(1)
+            if event in DIRECT:
+                if caller.f_code.co_filename in learner:
+                    refuse(f"used {event}", "introspect")
+                return
+            if event == "import":
+                top = str(args[0]).partition(".")[0]
+                if top in forbidden and blamed(caller):
+                    refuse(f"imported {args[0]}", "import")
+            elif event == "open":
+                _check_open(args, caller)
+            elif event in SPAWN:
+                if blamed(caller, spawners):
+                    refuse(f"started a process ({event})", "spawn")
+            elif event in FILE_CHANGES:
+                if blamed(caller):
+                    refuse(f"changed files ({event})", "write")
+            elif event in SIGNALS:
+                if blamed(caller):
+                    refuse(f"sent a signal ({event})", "signal")
+        finally:
+            busy.on = False
+
+    def _check_open(args: tuple[Any, ...], caller: FrameType) -> None:
+        path, mode, flags = (list(args) + [None, None, None])[:3]
+        writing = bool(
+            (isinstance(mode, str) and any(c in mode for c in "wax+"))
+            or (isinstance(flags, int) and flags & WRITE_FLAGS)
+        )
+        target = os.fsdecode(path) if isinstance(path, str | bytes) else None
+        if writing:
+            if blamed(caller):
+                refuse(f"opened {target or 'a file descriptor'} for writing", "write")
+            return
+        if not target or not blamed(caller):
+            return
+        full = os.path.realpath(os.path.join(os.getcwd(), target))
+        if any(full == d.rstrip(os.sep) or full.startswith(d) for d in hidden):
+            refuse(f"read {target}", "read")
+
+    return hook

@@ -1,0 +1,132 @@
+"""A static scan of a submission for what the audit hook cannot see.
+
+The hook refuses direct actions (an import of the grader, writing a file). Code can also
+reach the grader's objects indirectly: a module fetched from `sys.modules`, a frame's
+globals, a class patched through `setattr`, a name computed at run time. No exercise needs
+any of these, so each use is flagged: the check still runs, and the result carries an
+integrity note (in --json, on each affected check and at the top, and in the teacher's
+report) that says which line does what. A flag is a reason to look, not a verdict.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+DYNAMIC_CALLS = {
+    "__import__": "imports a module by a computed name",
+    "exec": "runs code built at run time",
+    "eval": "runs code built at run time",
+    "compile": "compiles code at run time",
+    "breakpoint": "opens a debugger",
+}
+ATTRIBUTES = {
+    "__subclasses__": "walks the class hierarchy to reach other objects",
+    "__globals__": "reads a function's module globals",
+    "__builtins__": "reaches the builtins",
+    "__code__": "reads or replaces a function's code",
+    "__closure__": "reads a function's closure",
+    "__dict__": "reads or writes an object's namespace directly",
+    "__bases__": "walks the class hierarchy",
+    "__base__": "walks the class hierarchy",
+    "__mro__": "walks the class hierarchy",
+    "__getattribute__": "bypasses normal attribute access",
+    "__setattr__": "sets attributes bypassing normal access",
+    "__delattr__": "deletes attributes bypassing normal access",
+    "f_back": "walks the interpreter's stack frames",
+    "f_globals": "reads another frame's globals",
+    "f_locals": "reads another frame's variables",
+    "f_builtins": "reads a frame's builtins",
+    "tb_frame": "walks the interpreter's stack frames",
+    "gi_frame": "walks the interpreter's stack frames",
+    "cr_frame": "walks the interpreter's stack frames",
+    "ag_frame": "walks the interpreter's stack frames",
+    "get_stack": "walks the stack frames of tasks",
+    "_getframe": "walks the interpreter's stack frames",
+    "currentframe": "walks the interpreter's stack frames",
+    "settrace": "installs a tracer that sees every line run",
+    "setprofile": "installs a profiler that sees every call",
+    "spawnv_passfds": "starts a program",
+    "fork_exec": "starts a program",
+    "import_module": "imports a module by a computed name",
+}
+SYS_ATTRIBUTES = {"modules": "fetches already imported modules (such as the grader's)"}
+# Namespaces made to be written to: Quart's `g` and `session`.
+WRITABLE = {"g", "session"}
+MANGLED = re.compile(r"^_[A-Za-z0-9]+__[A-Za-z0-9_]*[A-Za-z0-9]$")
+
+
+@dataclass(frozen=True)
+class Finding:
+    line: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.what}"
+
+
+def scan(source: str) -> list[Finding]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []  # a file Python cannot read fails at import; nothing to flag
+    imported = _imported_names(tree)
+    findings: list[Finding] = []
+
+    def add(node: ast.AST, what: str) -> None:
+        findings.append(Finding(getattr(node, "lineno", 0), what))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else None
+            if name in DYNAMIC_CALLS:
+                add(node, f"{name}(...) {DYNAMIC_CALLS[name]}")
+            elif name in ("setattr", "delattr") and node.args:
+                if _root(node.args[0]) in imported:
+                    add(node, f"{name}(...) changes an imported module or class")
+            elif name == "getattr" and len(node.args) >= 2:
+                if not isinstance(node.args[1], ast.Constant) and _root(node.args[0]) in imported:
+                    add(node, "getattr(...) looks up a computed name on an imported object")
+            elif name == "vars" and node.args and _root(node.args[0]) in imported:
+                add(node, "vars(...) reaches the namespace of an imported module or class")
+        elif isinstance(node, ast.Attribute):
+            attr = node.attr
+            if attr in ATTRIBUTES:
+                add(node, f".{attr} {ATTRIBUTES[attr]}")
+            elif attr in SYS_ATTRIBUTES and _root(node.value) == "sys":
+                add(node, f"sys.{attr} {SYS_ATTRIBUTES[attr]}")
+            elif MANGLED.match(attr):
+                add(node, f".{attr} reaches a private (name-mangled) attribute of another class")
+            root = _root(node.value)
+            if isinstance(node.ctx, ast.Store | ast.Del) and root in imported - WRITABLE:
+                add(node, f"assigns {_dotted(node)}: changes an imported module or class")
+        elif isinstance(node, ast.Name) and node.id == "__builtins__":
+            add(node, "__builtins__ reaches the builtins")
+    unique = {(f.line, f.what): f for f in findings}
+    return sorted(unique.values(), key=lambda f: (f.line, f.what))
+
+
+def _imported_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                names.add(alias.asname or alias.name.partition(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                names.add(alias.asname or alias.name)
+    return names
+
+
+def _root(node: ast.AST) -> str | None:
+    while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _dotted(node: ast.AST) -> str:
+    try:
+        return ast.unparse(node)
+    except Exception:  # noqa: BLE001  (a rendering aid only)
+        return "an attribute"
