@@ -71,6 +71,9 @@ class Chapter:
     # Modules the learner's file may import although the sandbox refuses them elsewhere
     # (chapter 14's tests import pytest).
     allow_imports: tuple[str, ...] = ()
+    # Servers the chapter's checks need ("postgres", "memcached"): started by the grader
+    # (grader.lab.services) before the learner's code runs, their addresses in its environment.
+    services: tuple[str, ...] = ()
 
     @property
     def module_name(self) -> str:
@@ -183,6 +186,7 @@ def load_course(root: Path | None = None) -> Course:
                     ),
                     root=root,
                     allow_imports=tuple(str(m) for m in entry.get("allow_imports", ())),
+                    services=tuple(str(s) for s in entry.get("services", ())),
                 )
                 for entry in data.get("chapters", ())
             ),

@@ -12,13 +12,14 @@ the grader did not send fails the whole chapter.
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,7 @@ def run_chapter(
     started = time.perf_counter()
     relpath = text.clean(course.relative(file))
     result = ChapterResult(chapter.id, chapter.title, relpath)
-    settings = course.sandbox
-    chapter_deadline = time.monotonic() + settings.chapter_timeout
+    chapter_deadline = time.monotonic() + course.sandbox.chapter_timeout
     limits = PhaseLimits(
         load=check_timeout or course.import_timeout,  # an explicit --timeout bounds both
         check=check_timeout or course.check_timeout,
@@ -90,127 +90,201 @@ def run_chapter(
             hint="An exercise file is a few kilobytes of code: check that you chose the right one.",
         )
         return result
-    source = source_bytes.decode("utf-8", "replace")
     sandboxed = os.environ.get(SANDBOX_SWITCH, "on") != "off"
-    result.integrity = [str(finding) for finding in scan(source)] if sandboxed else []
+    source = source_bytes.decode("utf-8", "replace")
+    if sandboxed:
+        result.integrity = [str(finding) for finding in scan(source)]
     processes.become_subreaper()
-    keep = processes.descendants(os.getpid())  # our own children from before: not the learner's
-    with tempfile.TemporaryDirectory(prefix="grader-") as tmp, sandbox_user() as uid:
-        scratch = Path(tmp)
-        copy, work, lib = prepare_scratch(scratch, chapter, source_bytes, uid)
-        uid = uid if uid is None or (sandboxed and sandboxable()) else None
-        policy = make_policy(course, chapter, copy, lib)
-        config: dict[str, Any] = {
-            "file": str(copy),
-            "relpath": relpath,
-            "module": chapter.module_name,
-            "course_root": str(course.root),
+    with contextlib.ExitStack() as stack:
+        service_env = stack.enter_context(chapter_services(course, chapter))
+        # Our own children from before (the servers among them) are not the learner's.
+        keep = processes.descendants(os.getpid())
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="grader-")))
+        uid = stack.enter_context(sandbox_user())
+        if uid is not None and not (sandboxed and sandboxable()):
+            uid = None
+        run = ChapterRun(course, chapter, result, source, limits, keep, on_event)
+        run.prepare(scratch, source_bytes, uid, sandboxed, checks_file, service_env)
+        run.run_children()
+    result.wall_seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+@contextlib.contextmanager
+def chapter_services(course: Course, chapter: Chapter) -> Iterator[dict[str, str]]:
+    """The servers a chapter needs, running for as long as its checks do; their addresses
+    for the child's environment. Chapters without services never import the module."""
+    if not chapter.services:
+        yield {}
+        return
+    from ..lab.services import for_chapter
+
+    with for_chapter(chapter.services, course) as env:
+        yield dict(env)
+
+
+class ChapterRun:
+    """One chapter's children, one after another, until every check has a verdict."""
+
+    def __init__(
+        self,
+        course: Course,
+        chapter: Chapter,
+        result: ChapterResult,
+        source: str,
+        limits: PhaseLimits,
+        keep: set[int],
+        on_event: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        self.course, self.chapter, self.result, self.source = course, chapter, result, source
+        self.limits, self.keep, self.on_event = limits, keep, on_event
+        self.relpath = result.file
+        self.checks: dict[str, CheckResult] = {}
+        self.stuck: dict[str, dict[str, Any]] = {}
+
+    def prepare(
+        self,
+        scratch: Path,
+        source_bytes: bytes,
+        uid: int | None,
+        sandboxed: bool,
+        checks_file: Path | None,
+        service_env: dict[str, str],
+    ) -> None:
+        settings = self.course.sandbox
+        self.copy, self.work, lib = prepare_scratch(scratch, self.chapter, source_bytes, uid)
+        self.uid = uid
+        self.checks_path = self.chapter.checks
+        if checks_file is not None:  # a test's own checks: where the child's user can read them
+            self.checks_path = scratch / "checks" / checks_file.name
+            self.checks_path.parent.mkdir(mode=0o755)
+            shutil.copy(checks_file, self.checks_path)
+            self.checks_path.chmod(0o444)
+        policy = make_policy(self.course, self.chapter, self.copy, lib)
+        self.config: dict[str, Any] = {
+            "file": str(self.copy),
+            "relpath": self.relpath,
+            "module": self.chapter.module_name,
+            "course_root": str(self.course.root),
             "lib": str(lib),
             "policy": policy.as_dict(),
             "slow_import": settings.slow_import,
-            "preload": [m for m in PRELOAD if re.search(rf"\b{m}\b", source)],
-            "stuck": {},
+            "preload": [m for m in PRELOAD if re.search(rf"\b{m}\b", self.source)],
             "sandbox": sandboxed,
         }
-        env = child_env(work)
-        resources = ResourceLimits(
+        self.env = {**child_env(self.work), **service_env}
+        self.resources = ResourceLimits(
             memory_mb=settings.memory_mb,
             cpu_seconds=settings.cpu_seconds,
             file_mb=settings.file_mb,
             processes=settings.processes,
         )
-        checks_path = chapter.checks
-        if checks_file is not None:  # a test's own checks: where the child's user can read them
-            checks_path = scratch / "checks" / checks_file.name
-            checks_path.parent.mkdir(mode=0o755)
-            shutil.copy(checks_file, checks_path)
-            checks_path.chmod(0o444)
-        checks: dict[str, CheckResult] = {}
-        remaining = check_ids(checks_path)
+
+    def run_children(self) -> None:
+        checks, result = self.checks, self.result
+        remaining = check_ids(self.checks_path)
         while remaining:
             run = run_child(
-                {**config, "targets": [f"{checks_path}::{cid}" for cid in remaining]},
+                {
+                    **self.config,
+                    "stuck": self.stuck,
+                    "targets": [f"{self.checks_path}::{cid}" for cid in remaining],
+                },
                 targets=remaining,
-                work=work,
-                env=env,
-                uid=uid,
-                resources=resources,
-                limits=limits,
-                keep=keep,
-                on_event=on_event,
+                work=self.work,
+                env=self.env,
+                uid=self.uid,
+                resources=self.resources,
+                limits=self.limits,
+                keep=self.keep,
+                on_event=self.on_event,
             )
             outcome = absorb(run, checks, result)
-            if outcome == "stop":
+            if outcome == "stop" or not self.carry_on(run, outcome):
                 break
             current = outcome if outcome != "ran" else None
-            if not checks:
-                result.problem = Feedback(
-                    "The grader could not start this chapter's checks",
-                    got=text.cap(run.output[-2000:]) if run.output.strip() else None,
-                    hint="This is a problem with the course, not your code: run with --verbose "
-                    "and tell your teacher.",
-                )
-                break
-            if run.channel_error is not None:
-                tampered(result, checks, run.channel_error)
-                break
-            if result.problem is not None:
-                break
-            loaded = any(e["event"] == "load" and e.get("ok") is True for e in run.events)
-            if run.timed_out in ("load", "startup") or not loaded:
-                result.problem = load_stopped(run, relpath, copy, limits, course)
-                fill_unrun(checks, result.problem)
-                break
-            if run.timed_out == "deadline":
-                problem = Feedback(
-                    f"The time for this chapter ran out ({settings.chapter_timeout:g} s of real "
-                    "time, or the time left for `check all`)",
-                    hint="Some checks were still running. Fix the checks that time out first.",
-                )
-                if current is not None:
-                    checks[current].feedback = timed_out(run, limits, copy, relpath)
-                fill_unrun(checks, problem)
-                break
-            if current is not None:
-                stuck = stuck_frame(run.stack, copy)
-                checks[current].feedback = (
-                    timed_out(run, limits, copy, relpath)
-                    if run.timed_out
-                    else exited(run, copy, relpath, course)
-                )
-                checks[current].status = "failed"
-                if run.timed_out and stuck is not None:
-                    function, line = stuck
-                    if function in top_level_functions(source):
-                        # Later checks of the same task do not wait for it again; other
-                        # tasks may call it in a way that works (a real loop, a spy).
-                        config["stuck"][f"{checks[current].task}:{function}"] = {
-                            "function": function,
-                            "task": checks[current].task,
-                            "check": checks[current].name,
-                            "where": f"{relpath}, line {line}: {source_line(copy, line)}",
-                        }
             finished = {e["id"] for e in run.events if e["event"] == "result"} | (
                 {current} if current else set()
             )
             remaining = [cid for cid in remaining if cid not in finished]
             if current is None and remaining:
                 # The child ended between checks without running them: do not loop forever.
-                fill_unrun({k: checks[k] for k in remaining}, exited(run, copy, relpath, course))
+                fill_unrun(
+                    {k: checks[k] for k in remaining},
+                    exited(run, self.copy, self.relpath, self.course),
+                )
                 break
-    if result.integrity:
-        note = integrity_note([text.cap(f, text.LINE_CHARS) for f in result.integrity])
+        self.finish()
+
+    def carry_on(self, run: ChildRun, outcome: str) -> bool:
+        """Judge how a child ended; False when no further child should run."""
+        checks, result, copy, relpath = self.checks, self.result, self.copy, self.relpath
+        current = outcome if outcome != "ran" else None
+        if not checks:
+            result.problem = Feedback(
+                "The grader could not start this chapter's checks",
+                got=text.cap(run.output[-2000:]) if run.output.strip() else None,
+                hint="This is a problem with the course, not your code: run with --verbose "
+                "and tell your teacher.",
+            )
+            return False
+        if run.channel_error is not None:
+            tampered(result, checks, run.channel_error)
+            return False
+        if result.problem is not None:
+            return False
+        loaded = any(e["event"] == "load" and e.get("ok") is True for e in run.events)
+        if run.timed_out in ("load", "startup") or not loaded:
+            result.problem = load_stopped(run, relpath, copy, self.limits, self.course)
+            fill_unrun(checks, result.problem)
+            return False
+        if run.timed_out == "deadline":
+            problem = Feedback(
+                f"The time for this chapter ran out ({self.course.sandbox.chapter_timeout:g} s "
+                "of real time, or the time left for `check all`)",
+                hint="Some checks were still running. Fix the checks that time out first.",
+            )
+            if current is not None:
+                checks[current].feedback = timed_out(run, self.limits, copy, relpath)
+            fill_unrun(checks, problem)
+            return False
+        if current is not None:
+            check = checks[current]
+            check.status = "failed"
+            if run.timed_out:
+                check.feedback = timed_out(run, self.limits, copy, relpath)
+                self.remember_stuck(run, check)
+            else:
+                check.feedback = exited(run, copy, relpath, self.course)
+        return True
+
+    def remember_stuck(self, run: ChildRun, check: CheckResult) -> None:
+        """Later checks of the same task do not wait for a function that hung again; other
+        tasks may call it in a way that works (on a real loop, or replaced by a spy)."""
+        stuck = stuck_frame(run.stack, self.copy)
+        if stuck is None or stuck[0] not in top_level_functions(self.source):
+            return
+        function, line = stuck
+        self.stuck[f"{check.task}:{function}"] = {
+            "function": function,
+            "task": check.task,
+            "check": check.name,
+            "where": f"{self.relpath}, line {line}: {source_line(self.copy, line)}",
+        }
+
+    def finish(self) -> None:
+        result, checks = self.result, self.checks
+        if result.integrity:
+            note = integrity_note([text.cap(f, text.LINE_CHARS) for f in result.integrity])
+            for check in checks.values():
+                check.notes.insert(0, note)
+        # Whatever was built here from the learner's file (source lines, stack dumps) is
+        # capped and cleaned like what the child sent.
         for check in checks.values():
-            check.notes.insert(0, note)
-    # Whatever was built here from the learner's file (source lines, stack dumps) is capped
-    # and cleaned like what the child sent.
-    for check in checks.values():
-        check.feedback = capped_feedback(check.feedback)
-    result.problem = capped_feedback(result.problem)
-    result.integrity = [text.cap(f, text.LINE_CHARS) for f in result.integrity[:50]]
-    result.checks = list(checks.values())
-    result.wall_seconds = round(time.perf_counter() - started, 3)
-    return result
+            check.feedback = capped_feedback(check.feedback)
+        result.problem = capped_feedback(result.problem)
+        result.integrity = [text.cap(f, text.LINE_CHARS) for f in result.integrity[:50]]
+        result.checks = list(checks.values())
 
 
 def check_ids(checks: Path) -> list[str]:
