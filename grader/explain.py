@@ -147,15 +147,19 @@ def explain(exc: BaseException, learner: Path, relpath: str) -> Feedback:
             hint="A function calls itself (directly or through others) without end: give the "
             "recursion a case that stops it, or use a loop.",
         )
-    if isinstance(inner, RuntimeError) and "cannot be called from a running event loop" in message:
+    if isinstance(inner, RuntimeError) and (
+        "cannot be called from a running event loop" in message
+        or "event loop is already running" in message
+    ):
         return Feedback(
             said,
             where=innermost_coroutine_line(inner.__traceback__, learner, relpath) or at,
             expected="code that already runs on the event loop awaits coroutines",
-            got="asyncio.run() was called while a loop was running (from a coroutine, or from "
-            "a plain function that a coroutine called)",
+            got="a loop was started (asyncio.run, run_until_complete) while one was running: "
+            "from a coroutine, or from a plain function that a coroutine called",
             hint="Inside `async def`, write `await something()`; asyncio.run() is only for "
-            "plain code that runs no loop yet. Call the coroutine instead of its sync wrapper.",
+            "plain code that runs no loop yet. Await the coroutine instead of calling its "
+            "sync wrapper.",
         )
     if isinstance(inner, RuntimeError) and "no current event loop" in message and frames:
         return Feedback(
@@ -278,7 +282,9 @@ def syntax_error(exc: SyntaxError, relpath: str) -> Feedback:
             shown += "\n  " + " " * start + "^" * min(width, max(len(stripped) - start, 1))
             at_start = start == 0
     hint = "Python could not read the file, so no check could run. Fix the spot the caret marks."
-    if at_start or "never closed" in (exc.msg or "") or not stripped:
+    if "never closed" in (exc.msg or ""):
+        hint += " The bracket it marks needs its closing bracket."
+    elif at_start or not stripped:
         hint += (
             " When it points at the start of a line, the mistake is often at the end of the "
             "line before it: a missing bracket, colon or quote."

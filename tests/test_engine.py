@@ -4,7 +4,10 @@ blocking, while the learner's blocking calls are."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+from conftest import grader
 
 from grader.course import Course
 from grader.engine.runner import run_chapter
@@ -117,3 +120,86 @@ def test_a_stuck_line_is_reported_as_its_loop_header(tmp_path: Path) -> None:
     )
     # The stack dump catches a busy loop on any line of its body; the learner needs the loop.
     assert [enclosing_loop(source, n) for n in (2, 3, 4, 5, 6, 7)] == [2, 3, 4, 4, 4, 7]
+
+
+def grade(tmp_path: Path, chapter: str, source: str, *extra: str) -> str:
+    path = tmp_path / "submission.py"
+    path.write_text(source)
+    return grader("check", chapter, "--file", str(path), *extra).stdout
+
+
+def test_sync_code_runs_as_a_fresh_script_would(tmp_path: Path) -> None:
+    """asyncio.get_event_loop() works in a fresh script before 3.14: the grader's own loops
+    must not make it fail (they used to leave the policy with a loop history)."""
+    out = grade(
+        tmp_path,
+        "01",
+        "import asyncio\n\n\n"
+        "async def fetch_data(delay: float = 2.0) -> str:\n"
+        "    await asyncio.sleep(delay)\n"
+        "    return 'Data fetched!'\n\n\n"
+        "def run_sync(delay: float = 0.1) -> str:\n"
+        "    loop = asyncio.get_event_loop()\n"
+        "    return loop.run_until_complete(fetch_data(delay))\n",
+    )
+    if sys.version_info < (3, 14):
+        assert '✓ run_sync(delay) returns "Data fetched!"' in out, out
+    assert "no current event loop" not in out or sys.version_info >= (3, 14)
+
+
+def test_a_loop_started_inside_the_loop_points_at_the_coroutine_that_called(
+    tmp_path: Path,
+) -> None:
+    out = grade(
+        tmp_path,
+        "01",
+        "import asyncio\n\n\n"
+        "async def fetch_data(delay: float = 2.0) -> str:\n"
+        "    await asyncio.sleep(delay)\n"
+        "    return 'Data fetched!'\n\n\n"
+        "async def fetch_sequential(delays: list[float]) -> list[str]:\n"
+        "    return [run_sync(d) for d in delays]\n\n\n"
+        "def run_sync(delay: float = 0.1) -> str:\n"
+        "    return asyncio.run(fetch_data(delay))\n",
+    )
+    assert "submission.py, line 10: return [run_sync(d) for d in delays]" in out, out
+    assert "Await the coroutine instead of calling its sync wrapper" in out
+
+
+def test_a_syntax_error_caret_sits_under_the_spot(tmp_path: Path) -> None:
+    out = grade(tmp_path, "01", "import asyncio\n\nx = foo(1, 2\n")
+    lines = out.splitlines()
+    code = next(i for i, line in enumerate(lines) if line.strip() == "x = foo(1, 2")
+    assert lines[code + 1].index("^") == lines[code].index("(")
+    assert "needs its closing bracket" in out
+
+
+def test_a_coroutine_used_before_it_was_awaited_is_named(tmp_path: Path) -> None:
+    out = grade(
+        tmp_path,
+        "00",
+        "import asyncio\n\n\n"
+        "async def greeting(name: str) -> dict:\n"
+        "    return {'text': f'Hello, {name}!'}\n\n\n"
+        "async def hello(name: str = 'world') -> str:\n"
+        "    return await greeting(name).get('text')\n\n\n"
+        "def main() -> str:\n"
+        "    return asyncio.run(hello())\n",
+    )
+    assert "AttributeError: 'coroutine' object has no attribute 'get'" in out
+    assert "submission.py, line 9: return await greeting(name).get('text')" in out
+    assert "Await first" in out
+
+
+def test_asyncio_run_given_the_function_says_to_call_it(tmp_path: Path) -> None:
+    out = grade(
+        tmp_path,
+        "00",
+        "import asyncio\n\n\n"
+        "async def hello(name: str = 'world') -> str:\n"
+        "    return f'Hello, {name}!'\n\n\n"
+        "def main() -> str:\n"
+        "    return asyncio.run(hello)\n",
+    )
+    assert "`asyncio.run(hello())`, not `asyncio.run(hello)`" in out
+    assert "run the same call in the notebook" not in out
