@@ -53,6 +53,12 @@ def parser() -> argparse.ArgumentParser:
     reset = sub.add_parser("reset", help="restore a chapter's stub, keeping a backup of yours")
     reset.add_argument("chapter")
 
+    report = sub.add_parser("report", help="grade a whole class (for teachers)")
+    report.add_argument("folder", type=Path, help="one folder, zip or git clone per learner")
+    report.add_argument("--chapters", help="only these chapters, such as 03,04 (default: all)")
+    report.add_argument("--out", type=Path, default=Path("report"), help="default: report/")
+    report.add_argument("--workers", type=int, help="parallel workers (default: one per core)")
+
     bundle = sub.add_parser(
         "autograder", help="build a Gradescope autograder (and a GitHub Classroom workflow)"
     )
@@ -133,6 +139,12 @@ def dispatch(args: argparse.Namespace) -> int:
         from .commands import reset
 
         return reset.run(course, args.chapter)
+    if args.command == "report":
+        from .commands import report
+
+        return report.run(
+            course, args.folder, chapters=args.chapters, out=args.out, workers=args.workers
+        )
     if args.command == "autograder":
         from .commands import autograder
 

@@ -24,11 +24,21 @@ from typing import Any
 from .policy import Policy, install
 
 WORKER_POLICY = "GRADER_SANDBOX_POLICY"
+# pytest's own plugins that checks never use: each costs start-up time, and two of them
+# (unraisableexception, threadexception) run gc.collect() again and again at the end.
+UNUSED_PLUGINS = (
+    "cacheprovider", "stepwise", "unraisableexception", "threadexception", "doctest",
+    "junitxml", "pastebin", "legacypath", "tmpdir", "monkeypatch", "recwarn", "setuponly",
+    "setupplan", "debugging", "faulthandler", "logging",
+)  # fmt: skip
 INI = Path(__file__).resolve().parent.parent / "checks" / "pytest.ini"
 
 
 def read_config() -> dict[str, Any]:
-    line = sys.stdin.buffer.readline()
+    # From the descriptor itself, not sys.stdin: a child forked from a warm worker shares
+    # that object (and whatever it buffered) with the worker.
+    with os.fdopen(os.dup(0), "rb") as stdin:
+        line = stdin.readline()
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
@@ -86,10 +96,7 @@ def main() -> int:
         str(INI.parent),
         "-q",
         "-s",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:stepwise",
+        *(word for plugin in UNUSED_PLUGINS for word in ("-p", f"no:{plugin}")),
     ]
     return int(pytest.main(args, plugins=[plugin]))
 

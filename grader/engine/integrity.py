@@ -1,18 +1,24 @@
 """After each check: did the learner's code rebind anything it did not define?
 
 Before the learner's file is first imported, the child records what every watched module
-and every class defined in it holds (by identity). After each check the same places are
-compared: a function of the grader, pytest or asyncio replaced, a builtin swapped, a tracer
-left installed. Each change fails the check with what was changed, and the original is put
-back so the next check runs on an untouched grader.
+and every class defined in it holds. After each check the same places are compared: a
+function of the grader, pytest or asyncio replaced, a builtin swapped, a tracer left
+installed. Each change fails the check with what was changed, and the original is put back
+so the next check runs on an untouched grader.
+
+The comparison is one C-level dict comparison per namespace (values are compared by
+identity first, so an unchanged namespace costs next to nothing); only a namespace that
+differs is looked at name by name. Private module globals that libraries legitimately
+change (asyncio's current policy, a cache) are accepted and become the new reference.
 """
 
 from __future__ import annotations
 
+import operator
 import sys
 import threading
 from dataclasses import dataclass
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 # Modules whose every name is compared; in the others only public names are (private
@@ -24,9 +30,10 @@ WATCHED_PUBLIC = (
     "werkzeug", "hypercorn", "httpx", "concurrent", "math", "random", "re", "operator",
     "collections", "types", "os", "signal", "socket", "selectors", "unittest",
 )  # fmt: skip
-# Set lazily by the libraries themselves; not a learner's doing.
+# Set by the interpreter itself; not a learner's doing.
 IGNORED = {("builtins", "_"), ("builtins", "__build_class__")}
 MISSING = object()
+IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE: no attribute of it can be set at all
 
 
 @dataclass(frozen=True)
@@ -46,29 +53,39 @@ def _watched(name: str) -> int:
     return 1 if top in WATCHED_PUBLIC else 0
 
 
+def _same(current: Any, saved: dict[str, Any]) -> bool:
+    try:
+        return bool(current == saved)
+    except Exception:  # noqa: BLE001  (a value with a strange __eq__: look name by name)
+        return False
+
+
 class Snapshot:
     def __init__(self, exempt: set[str]) -> None:
-        self.exempt = exempt  # the learner's own modules
-        self.modules: dict[str, tuple[ModuleType, dict[str, Any]]] = {}
-        self.classes: dict[int, tuple[type, str, dict[str, Any]]] = {}
+        self.modules: list[tuple[str, dict[str, Any], dict[str, Any], int]] = []
+        self.classes: list[tuple[type, str, dict[str, Any]]] = []
+        seen: set[int] = set()
         for name, module in list(sys.modules.items()):
             level = _watched(name)
             if not level or name in exempt or not isinstance(module, ModuleType):
                 continue
             namespace = vars(module)
-            self.modules[name] = (module, self._select(namespace, level))
+            self.modules.append((name, namespace, dict(namespace), level))
             for value in list(namespace.values()):
-                if isinstance(value, type) and getattr(value, "__module__", None) == name:
-                    self.classes.setdefault(
-                        id(value), (value, f"{name}.{value.__qualname__}", dict(vars(value)))
-                    )
+                if (
+                    isinstance(value, type)
+                    and getattr(value, "__module__", None) == name
+                    and id(value) not in seen
+                    and not value.__flags__ & IMMUTABLE_TYPE
+                ):
+                    seen.add(id(value))
+                    self.classes.append((value, f"{name}.{value.__qualname__}", dict(vars(value))))
         self.hooks = self._hooks()
-
-    @staticmethod
-    def _select(namespace: dict[str, Any], level: int) -> dict[str, Any]:
-        if level == 2:
-            return dict(namespace)
-        return {k: v for k, v in namespace.items() if not k.startswith("_")}
+        # Live views and their copies side by side: one list comparison, in C, per check.
+        self.live: list[Any] = [m[1] for m in self.modules] + [vars(c[0]) for c in self.classes]
+        self.saved: list[dict[str, Any]] = [m[2] for m in self.modules] + [
+            c[2] for c in self.classes
+        ]
 
     @staticmethod
     def _hooks() -> dict[str, Any]:
@@ -80,57 +97,86 @@ class Snapshot:
         }
 
     def verify_and_restore(self) -> list[Change]:
-        changes: list[Change] = []
-        for name, (module, saved) in self.modules.items():
-            namespace = vars(module)
-            level = _watched(name)
-            for key, value in saved.items():
-                if namespace.get(key, MISSING) is not value and (name, key) not in IGNORED:
-                    changes.append(Change(name, key))
-                    namespace[key] = value
-            for key in list(namespace):
-                if key in saved or (level == 1 and key.startswith("_")):
-                    continue
-                added = namespace[key]
-                if isinstance(added, ModuleType) or (name, key) in IGNORED:
-                    continue  # a submodule imported since: set by the import system
-                if str(getattr(added, "__module__", "")).startswith(name.partition(".")[0]):
-                    continue  # the package filled in a name of its own (a lazy __getattr__)
-                if level == 2 and key.startswith("__"):
-                    continue
-                changes.append(Change(name, key))
-                del namespace[key]
-        for cls, label, saved in self.classes.values():
-            current = vars(cls)
-            for key, value in saved.items():
-                if current.get(key, MISSING) is not value:
-                    changes.append(Change(label, key))
-                    _set_class_attribute(cls, key, value)
-            for key in [k for k in current if k not in saved]:
-                changes.append(Change(label, key))
-                _del_class_attribute(cls, key)
-        for label, value in self._hooks().items():
-            if value is not self.hooks[label]:
-                changes.append(Change(label.partition(".")[0], label.partition(".")[2]))
-        if sys.gettrace() is not self.hooks["sys.gettrace()"]:
-            sys.settrace(self.hooks["sys.gettrace()"])
-        if sys.getprofile() is not self.hooks["sys.getprofile()"]:
-            sys.setprofile(self.hooks["sys.getprofile()"])
-        if hasattr(threading, "_trace_hook"):
-            threading._trace_hook = self.hooks["threading.settrace"]
-            threading._profile_hook = self.hooks["threading.setprofile"]
+        changes = self._hook_changes()
+        try:
+            if self.live == self.saved:
+                return changes
+            differ = [
+                i for i, same in enumerate(map(operator.eq, self.live, self.saved)) if not same
+            ]
+        except Exception:  # noqa: BLE001  (a value with a strange __eq__: look one by one)
+            pairs = zip(self.live, self.saved, strict=True)
+            differ = [i for i, (a, b) in enumerate(pairs) if not _same(a, b)]
+        for index in differ:
+            if index < len(self.modules):
+                name, namespace, saved, level = self.modules[index]
+                changes += self._module_changes(name, namespace, saved, level)
+            else:
+                cls, label, saved = self.classes[index - len(self.modules)]
+                changes += self._class_changes(cls, label, vars(cls), saved)
         return changes
 
+    @staticmethod
+    def _module_changes(
+        name: str, namespace: dict[str, Any], saved: dict[str, Any], level: int
+    ) -> list[Change]:
+        changes: list[Change] = []
+        for key in set(saved) | set(namespace):
+            before, now = saved.get(key, MISSING), namespace.get(key, MISSING)
+            if before is now:
+                continue
+            private = key.startswith("__") if level == 2 else key.startswith("_")
+            lazy = before is MISSING and (
+                isinstance(now, ModuleType)  # a submodule imported since
+                # the package filled in a name of its own (a lazy __getattr__)
+                or str(getattr(now, "__module__", "")).startswith(name.partition(".")[0])
+            )
+            if private or lazy or (name, key) in IGNORED:
+                # Accepted: it becomes the reference for the next check.
+                if now is MISSING:
+                    saved.pop(key, None)
+                else:
+                    saved[key] = now
+                continue
+            changes.append(Change(name, key))
+            if before is MISSING:
+                namespace.pop(key, None)
+            else:
+                namespace[key] = before
+        return changes
 
-def _set_class_attribute(cls: type, key: str, value: Any) -> None:
-    try:
-        type.__setattr__(cls, key, value)
-    except (TypeError, AttributeError):
-        pass  # a built-in type's slot: it cannot have been changed from Python either
+    @staticmethod
+    def _class_changes(
+        cls: type, label: str, current: MappingProxyType[str, Any], saved: dict[str, Any]
+    ) -> list[Change]:
+        changes: list[Change] = []
+        for key in set(saved) | set(current):
+            before, now = saved.get(key, MISSING), current.get(key, MISSING)
+            if before is now:
+                continue
+            if before is MISSING and key.startswith("__") and key.endswith("__"):
+                saved[key] = now  # the interpreter's own caches (__slotnames__...)
+                continue
+            changes.append(Change(label, key))
+            try:
+                if before is MISSING:
+                    type.__delattr__(cls, key)
+                else:
+                    type.__setattr__(cls, key, before)
+            except (TypeError, AttributeError):
+                pass  # a built-in type's slot: it cannot have been changed from Python either
+        return changes
 
-
-def _del_class_attribute(cls: type, key: str) -> None:
-    try:
-        type.__delattr__(cls, key)
-    except (TypeError, AttributeError):
-        pass
+    def _hook_changes(self) -> list[Change]:
+        changes = [
+            Change(label.partition(".")[0], label.partition(".")[2])
+            for label, value in self._hooks().items()
+            if value is not self.hooks[label]
+        ]
+        if changes:
+            sys.settrace(self.hooks["sys.gettrace()"])
+            sys.setprofile(self.hooks["sys.getprofile()"])
+            if hasattr(threading, "_trace_hook"):
+                threading._trace_hook = self.hooks["threading.settrace"]
+                threading._profile_hook = self.hooks["threading.setprofile"]
+        return changes

@@ -58,6 +58,10 @@ class ChildRun:
         return text
 
 
+class _Finished(Exception):
+    """The last event the protocol allows has arrived."""
+
+
 class Protocol:
     """The only order of events a child may send: collected (exactly the targets), load,
     then start and result for each target in turn. Anything else is a tampered channel."""
@@ -100,7 +104,10 @@ def run_child(
     limits: PhaseLimits,
     keep: set[int],
     on_event: Callable[[dict[str, Any]], None] | None = None,
+    fork: bool = False,
 ) -> ChildRun:
+    """`fork`: the child is forked from this process (a warm worker that has imported
+    everything already) instead of started as a new interpreter."""
     run = ChildRun()
     key = new_key()
     events_r, events_w = os.pipe()
@@ -109,18 +116,21 @@ def run_child(
     config_r, config_w = os.pipe()
     user: dict[str, Any] = {} if uid is None else {"user": uid, "group": uid, "extra_groups": []}
     try:
-        process = subprocess.Popen(  # noqa: S603  (our own interpreter, fixed arguments)
-            [sys.executable, "-I", "-B", "-m", "grader.engine.child"],
-            stdin=config_r,
-            stdout=output_w,
-            stderr=output_w,
-            pass_fds=(events_w, stacks_w),
-            cwd=str(work),
-            env=env,
-            start_new_session=True,
-            umask=0o077,
-            **user,
-        )
+        if fork:
+            process: Any = ForkedChild(config_r, output_w, (events_w, stacks_w), work, env, uid)
+        else:
+            process = subprocess.Popen(  # noqa: S603  (our own interpreter, fixed arguments)
+                [sys.executable, "-I", "-B", "-m", "grader.engine.child"],
+                stdin=config_r,
+                stdout=output_w,
+                stderr=output_w,
+                pass_fds=(events_w, stacks_w),
+                cwd=str(work),
+                env=env,
+                start_new_session=True,
+                umask=0o077,
+                **user,
+            )
     finally:
         for fd in (events_w, stacks_w, output_w, config_r):
             os.close(fd)
@@ -202,6 +212,8 @@ def _supervise(
                     current = event.get("id") if kind == "start" else None
                     if on_event is not None:
                         on_event(event)
+                    if protocol.state == "done":
+                        raise _Finished
 
     try:
         while True:
@@ -226,6 +238,8 @@ def _supervise(
                     run.stack = _dump_stack(process, stacks_fd, stacks)
                 return
             pump(min(left, 0.25))
+    except _Finished:
+        pass  # every verdict is in: what the child does from here on does not matter
     except ChannelError as error:
         run.channel_error = str(error)
     finally:
@@ -269,3 +283,78 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         process.kill()
     process.wait()
+
+
+class ForkedChild:
+    """A child forked from a warm worker, with the same sandbox as a started one (its own
+    session, user, working folder, environment and descriptors), behind the part of
+    subprocess.Popen's interface the supervisor uses."""
+
+    def __init__(
+        self,
+        stdin: int,
+        output: int,
+        keep_fds: tuple[int, ...],
+        work: Path,
+        env: dict[str, str],
+        uid: int | None,
+    ) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.returncode: int | None = None
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the forked child never returns from here
+            code = 70
+            try:
+                os.setsid()
+                for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGPIPE):
+                    signal.signal(signum, signal.SIG_DFL)
+                os.dup2(stdin, 0)
+                os.dup2(output, 1)
+                os.dup2(output, 2)
+                highest = max(keep_fds)
+                os.closerange(3, min(keep_fds))
+                for fd in range(min(keep_fds) + 1, highest):
+                    if fd not in keep_fds:
+                        with contextlib.suppress(OSError):
+                            os.close(fd)
+                os.closerange(highest + 1, 65536)
+                if uid is not None:
+                    os.setgroups([])
+                    os.setgid(uid)
+                    os.setuid(uid)
+                os.umask(0o077)
+                os.chdir(work)
+                os.environ.clear()
+                os.environ.update(env)
+                from .child import main
+
+                code = main()
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = -signal.SIGKILL
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        while self.poll() is None:
+            time.sleep(0.005)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)

@@ -27,6 +27,7 @@ from ..explain import explain, explain_load, format_traceback, stuck_before
 from ..lab.clock import clock_replaced, clock_went_back, new_virtual_loop, stopped_at
 from ..lab.feedback import CheckFailed
 from ..lab.learner import Learner, load_module
+from ..lab.threads import forget_loops
 from ..results import Feedback
 from . import text
 from .blocking import LearnerBlockBuster
@@ -151,7 +152,9 @@ class GraderPlugin:
 
     # --- one check --------------------------------------------------------------------
 
-    @pytest.hookimpl(wrapper=True)
+    # Outermost: pytest's own wrappers have put back what they change for a test (the
+    # assertion plugin's helpers) before the integrity snapshot is compared.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(
         self, item: pytest.Item, nextitem: pytest.Item | None
     ) -> Generator[None, Any, Any]:
@@ -159,7 +162,7 @@ class GraderPlugin:
         mark = item.get_closest_marker("grader_check")
         self.task = mark.kwargs.get("task") if mark else None
         self._refusals.clear()
-        asyncio.set_event_loop_policy(None)  # no loop history from earlier checks
+        forget_loops()  # no loop history from earlier checks
         self._write("start", id=item.name)
         started = time.perf_counter()
         with captured() as out:

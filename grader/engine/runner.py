@@ -68,8 +68,10 @@ def run_chapter(
     checks_file: Path | None = None,
     deadline: float | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
+    fork: bool = False,
 ) -> ChapterResult:
-    """Run `chapter`'s checks (or those of `checks_file`) against the learner's `file`."""
+    """Run `chapter`'s checks (or those of `checks_file`) against the learner's `file`.
+    `fork`: children are forked from this (warm) process instead of started afresh."""
     started = time.perf_counter()
     relpath = text.clean(course.relative(file))
     result = ChapterResult(chapter.id, chapter.title, relpath)
@@ -104,6 +106,7 @@ def run_chapter(
         if uid is not None and not (sandboxed and sandboxable()):
             uid = None
         run = ChapterRun(course, chapter, result, source, limits, keep, on_event)
+        run.fork = fork
         run.prepare(scratch, source_bytes, uid, sandboxed, checks_file, service_env)
         run.run_children()
     result.wall_seconds = round(time.perf_counter() - started, 3)
@@ -141,6 +144,7 @@ class ChapterRun:
         self.relpath = result.file
         self.checks: dict[str, CheckResult] = {}
         self.stuck: dict[str, dict[str, Any]] = {}
+        self.fork = False
 
     def prepare(
         self,
@@ -198,6 +202,7 @@ class ChapterRun:
                 limits=self.limits,
                 keep=self.keep,
                 on_event=self.on_event,
+                fork=self.fork,
             )
             outcome = absorb(run, checks, result)
             if outcome == "stop" or not self.carry_on(run, outcome):

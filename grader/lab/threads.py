@@ -8,6 +8,18 @@ from collections.abc import Callable
 from typing import Any
 
 
+def forget_loops() -> None:
+    """Make this thread's event-loop state that of a process that just started (no loop
+    set, none ever set), keeping the same policy object: asyncio.get_event_loop() then
+    behaves as it does in the learner's own script. (Policies are deprecated from 3.14;
+    the private getter does not warn.)"""
+    getter = getattr(asyncio.events, "_get_event_loop_policy", None)
+    policy = getter() if getter is not None else asyncio.get_event_loop_policy()
+    local = getattr(policy, "_Local", None)
+    if local is not None:
+        policy._local = local()  # type: ignore[attr-defined]
+
+
 def call_without_loop(function: Callable[..., Any], *args: Any, timeout: float = 10) -> Any:
     """As a fresh script calls it: on the main thread with no event-loop history when the
     caller runs no loop (a plain check), else from a new thread; exceptions come back."""
@@ -15,13 +27,11 @@ def call_without_loop(function: Callable[..., Any], *args: Any, timeout: float =
         asyncio.get_running_loop()
     except RuntimeError:
         if threading.current_thread() is threading.main_thread():
-            # A new policy forgets every loop set before, as in a process that just started:
-            # asyncio.get_event_loop() then behaves as it does in the learner's script.
-            asyncio.set_event_loop_policy(None)
+            forget_loops()
             try:
                 return function(*args)
             finally:
-                asyncio.set_event_loop_policy(None)
+                forget_loops()
     outcome: dict[str, Any] = {}
 
     def call() -> None:
