@@ -14,10 +14,10 @@ def forget_loops() -> None:
     behaves as it does in the learner's own script. (Policies are deprecated from 3.14;
     the private getter does not warn.)"""
     getter = getattr(asyncio.events, "_get_event_loop_policy", None)
-    policy = getter() if getter is not None else asyncio.get_event_loop_policy()
+    policy: Any = getter() if getter is not None else asyncio.get_event_loop_policy()
     local = getattr(policy, "_Local", None)
     if local is not None:
-        policy._local = local()  # type: ignore[attr-defined]
+        policy._local = local()
 
 
 def call_without_loop(function: Callable[..., Any], *args: Any, timeout: float = 10) -> Any:
