@@ -3,6 +3,7 @@ event-loop time its checks simulated, how both compare with a bare Python start,
 the sandbox costs (the same run with GRADER_SANDBOX=off, taken in turn with it).
 
     python scripts/benchmark.py [--runs 5] [CHAPTER ...]
+    python scripts/benchmark.py --class 30         a class report against lone checks
 
 Targets (2-core machine): a chapter's check at most 2 s wall (median) and at most 4 times
 `python -c "import quart, httpx, pytest"`; the sandbox adds under 10 % to a chapter's
@@ -40,8 +41,17 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--class",
+        dest="learners",
+        type=int,
+        metavar="N",
+        help="time `grader report` on N learners x chapters 00-05 instead",
+    )
     parser.add_argument("chapters", nargs="*")
     args = parser.parse_args()
+    if args.learners:
+        return class_report(args.learners, args.runs)
     course = load_course(ROOT)
     chapters = [course.chapter(c) for c in args.chapters] or list(course.chapters)
 
@@ -81,6 +91,46 @@ def main() -> int:
     print(
         f"\ntargets: <= {WALL_TARGET} s, <= {BASELINE_FACTOR:g} x baseline and a sandbox under "
         f"{SANDBOX_SHARE:.0%} per chapter: {'all met' if worst else 'missed somewhere'}"
+    )
+    return 0
+
+
+CLASS_CHAPTERS = ("00", "01", "02", "03", "04", "05")
+CLASS_SHARE = 0.25
+
+
+def class_report(learners: int, runs: int) -> int:
+    """`grader report` on a class of `learners` copies (the reference solutions) against
+    what lone `grader check NN --file` runs would cost for the same work: per chapter,
+    the median of `runs` lone runs times the class size."""
+    import tempfile
+
+    course = load_course(ROOT)
+    chapters = [course.chapter(c) for c in CLASS_CHAPTERS]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "class"
+        for number in range(learners):
+            folder = root / f"learner{number:02d}" / "exercises"
+            folder.mkdir(parents=True)
+            for chapter in chapters:
+                (folder / chapter.exercise.name).write_bytes(chapter.solution.read_bytes())
+        lone_total = 0.0
+        for chapter in chapters:
+            file = root / "learner00" / "exercises" / chapter.exercise.name
+            command = [sys.executable, "-m", "grader", "check", chapter.id, "--file", str(file)]
+            lone = statistics.median(timed(command)[0] for _ in range(runs))
+            lone_total += lone * learners
+            print(f"lone grader check {chapter.id} --file: {lone:.3f} s")
+        report = [
+            sys.executable, "-m", "grader", "report", str(root),
+            "--chapters", ",".join(CLASS_CHAPTERS), "--out", str(Path(tmp) / "out"),
+        ]  # fmt: skip
+        took = statistics.median(timed(report)[0] for _ in range(max(1, runs // 2)))
+    share = took / lone_total
+    print(
+        f"\nclass of {learners} x {len(chapters)} chapters: grader report {took:.1f} s; "
+        f"{learners * len(chapters)} lone runs {lone_total:.1f} s; ratio {share:.2f} "
+        f"(target <= {CLASS_SHARE}): {'met' if share <= CLASS_SHARE else 'MISSED'}"
     )
     return 0
 
