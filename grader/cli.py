@@ -33,6 +33,10 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--solutions", action="store_true", help="check the reference solution")
     check.add_argument("--json", action="store_true", help="print Gradescope results.json")
     check.add_argument("--verbose", "-v", action="store_true", help="show full tracebacks")
+    check.add_argument(
+        "--share", metavar="URL", help="also send the result (never the code) to a dashboard"
+    )
+    check.add_argument("--name", help="your name on the teacher's dashboard (with --share)")
     # For grader.notebook: the results as data, for the kernel to render.
     check.add_argument("--result-json", action="store_true", help=argparse.SUPPRESS)
     check.add_argument(
@@ -126,6 +130,8 @@ def dispatch(args: argparse.Namespace) -> int:
             verbose=args.verbose,
             timeout=args.timeout,
             result_json=args.result_json,
+            share_url=args.share,
+            share_name=args.name,
         )
     if args.command == "list":
         from .commands import listing

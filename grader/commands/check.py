@@ -55,8 +55,12 @@ def run(
     verbose: bool = False,
     timeout: float | None = None,
     result_json: bool = False,
+    share_url: str | None = None,
+    share_name: str | None = None,
 ) -> int:
     chapters = chosen(course, which)
+    if share_url and not share_name:
+        raise CourseError("--share needs --name: the name your teacher sees")
     if file is not None and len(chapters) != 1:
         raise CourseError("--file checks one chapter: name one chapter")
     if submission is not None:
@@ -109,6 +113,10 @@ def run(
     elif len(chapters) > 1:
         print_summary(out, chapters, results)
 
+    if share_url:
+        from ..share import share
+
+        share(share_url, share_name or "", results)
     if file is None and submission is None and not solutions:
         state = State(course.state_dir)
         for result in results:
