@@ -100,10 +100,13 @@ async def try_it(awaitable: Awaitable[T], seconds: float = 5.0) -> T | None:
     instead of freezing the notebook. A busy loop that never awaits cannot be stopped from
     here: Kernel > Interrupt does that.
     """
+    deadline = asyncio.timeout(seconds)
     try:
-        async with asyncio.timeout(seconds):
+        async with deadline:
             return await awaitable
     except TimeoutError:
+        if not deadline.expired():
+            raise  # the learner's own code raised TimeoutError: it is theirs to see
         print(
             f"Stopped after {seconds:g} s: the call was still waiting. Does it wait for "
             "something that never happens? `grader check` will tell you more."
