@@ -176,7 +176,11 @@ def test_the_child_dies_with_the_grader(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     time.sleep(2.0)  # the child is now spinning in the learner's loop
-    children = [int(line.split()[0]) for line in processes_matching("grader.engine.child") if line]
+    children = [
+        pid
+        for pid in (int(line.split()[0]) for line in processes_matching("grader.engine.child"))
+        if _parent(pid) == supervisor.pid
+    ]
     supervisor.send_signal(signal.SIGKILL)
     supervisor.wait()
     deadline = time.monotonic() + 5
@@ -186,6 +190,14 @@ def test_the_child_dies_with_the_grader(tmp_path: Path) -> None:
         alive = [pid for pid in children if _alive(pid)]
     assert children, "no child was found to begin with"
     assert not alive, "the child outlived the grader"
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rfind(")") + 2 :].split()[1])
 
 
 def _alive(pid: int) -> bool:
