@@ -74,6 +74,9 @@ class Chapter:
     # Servers the chapter's checks need ("postgres", "memcached"): started by the grader
     # (grader.lab.services) before the learner's code runs, their addresses in its environment.
     services: tuple[str, ...] = ()
+    # Real seconds one check may run, when this chapter's checks need more than the
+    # course's default (chapter 14's checks run the learner's whole test suite).
+    check_timeout: float | None = None
 
     @property
     def module_name(self) -> str:
@@ -187,6 +190,9 @@ def load_course(root: Path | None = None) -> Course:
                     root=root,
                     allow_imports=tuple(str(m) for m in entry.get("allow_imports", ())),
                     services=tuple(str(s) for s in entry.get("services", ())),
+                    check_timeout=(
+                        float(entry["check_timeout"]) if "check_timeout" in entry else None
+                    ),
                 )
                 for entry in data.get("chapters", ())
             ),

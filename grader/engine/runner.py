@@ -78,7 +78,7 @@ def run_chapter(
     chapter_deadline = time.monotonic() + course.sandbox.chapter_timeout
     limits = PhaseLimits(
         load=check_timeout or course.import_timeout,  # an explicit --timeout bounds both
-        check=check_timeout or course.check_timeout,
+        check=check_timeout or chapter.check_timeout or course.check_timeout,
         deadline=min(deadline or chapter_deadline, chapter_deadline),
     )
     try:

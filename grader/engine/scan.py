@@ -50,7 +50,14 @@ ATTRIBUTES = {
     "spawnv_passfds": "starts a program",
     "fork_exec": "starts a program",
     "import_module": "imports a module by a computed name",
+    # Reading code instead of running it: a test that fingerprints the app under test
+    # "catches" every fault without testing anything (chapter 14).
+    "getsource": "reads source code instead of running it",
+    "getsourcelines": "reads source code instead of running it",
+    "co_code": "reads compiled code instead of running it",
 }
+# Modules whose only use in an exercise would be to read or rewrite code.
+CODE_READERS = {"dis": "disassembles code", "marshal": "reads compiled code"}
 SYS_ATTRIBUTES = {"modules": "fetches already imported modules (such as the grader's)"}
 # Namespaces made to be written to: Quart's `g` and `session`.
 WRITABLE = {"g", "session"}
@@ -76,6 +83,18 @@ def scan(source: str) -> list[Finding]:
 
     def add(node: ast.AST, what: str) -> None:
         findings.append(Finding(getattr(node, "lineno", 0), what))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            modules = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
+            for module in modules:
+                top = module.partition(".")[0]
+                if top in CODE_READERS:
+                    add(node, f"imports {top}, which {CODE_READERS[top]}")
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
