@@ -63,6 +63,18 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, default=Path("report"), help="default: report/")
     report.add_argument("--workers", type=int, help="parallel workers (default: one per core)")
 
+    serve = sub.add_parser("serve", help="a live workshop dashboard (for teachers)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="default: 127.0.0.1, this machine only; 0.0.0.0 lets learners' machines reach it "
+        "(they put your machine's address in place of 0.0.0.0)",
+    )
+    serve.add_argument("--port", type=int, default=8800, help="default: 8800")
+    serve.add_argument(
+        "--data", type=Path, help="the dashboard's SQLite file (default: .grader/dashboard.sqlite3)"
+    )
+
     bundle = sub.add_parser(
         "autograder", help="build a Gradescope autograder (and a GitHub Classroom workflow)"
     )
@@ -151,6 +163,10 @@ def dispatch(args: argparse.Namespace) -> int:
         return report.run(
             course, args.folder, chapters=args.chapters, out=args.out, workers=args.workers
         )
+    if args.command == "serve":
+        from .commands import serve
+
+        return serve.run(course, host=args.host, port=args.port, data=args.data)
     if args.command == "autograder":
         from .commands import autograder
 

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import ROOT, chapter_ids, grader
+from conftest import chapter_ids, grader, pristine_course
+
+from grader.course import load_course
 
 # Gradescope's results.json, as its autograder documentation specifies it.
 GRADESCOPE_SCHEMA = {
@@ -57,12 +59,8 @@ GRADESCOPE_SCHEMA = {
 
 @pytest.fixture
 def course_copy(tmp_path: Path) -> Path:
-    """A learner's copy of the course: what the grader reads and writes."""
-    for name in ("course.toml",):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for folder in ("exercises", "solutions"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    return tmp_path
+    """A learner's copy of the course as handed out: what the grader reads and writes."""
+    return pristine_course(tmp_path / "course")
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -111,8 +109,8 @@ def test_check_all_solutions_prints_one_summary_table() -> None:
 
 
 @pytest.mark.parametrize("which", [["all", "--solutions"], ["02"]])
-def test_json_is_gradescope_results(which: list[str]) -> None:
-    graded = grader("check", *which, "--json")
+def test_json_is_gradescope_results(which: list[str], stub_course: Path) -> None:
+    graded = grader("check", *which, "--json", cwd=stub_course)
     results = graded.json
     jsonschema.validate(results, GRADESCOPE_SCHEMA)
     assert results["score"] == sum(t["score"] for t in results["tests"])
@@ -133,6 +131,41 @@ def test_check_remembers_results_for_list(course_copy: Path) -> None:
     assert any("00" in line and "✓ 4/4" in line for line in lines), listing.stdout
     assert any("01" in line and "✗ 0/8" in line for line in lines), listing.stdout
     assert any("02" in line and "not checked yet" in line for line in lines), listing.stdout
+
+
+def test_list_cuts_nothing_on_a_narrow_terminal(course_copy: Path) -> None:
+    shutil.copy(
+        course_copy / "solutions" / "ex00_start.py", course_copy / "exercises" / "ex00_start.py"
+    )
+    assert grader("check", "00", cwd=course_copy).code == 0
+    chapters = load_course(course_copy).chapters
+    for columns, with_files in (("80", True), ("50", False)):
+        listing = grader("list", cwd=course_copy, env={"COLUMNS": columns})
+        assert listing.code == 0
+        table = [line for line in listing.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+        assert max(len(line) for line in table) <= int(columns), listing.stdout
+        assert "…" not in listing.stdout, listing.stdout
+        words = set(listing.stdout.replace("│", " ").split())
+        for chapter in chapters:
+            assert set(chapter.title.split()) <= words, (chapter.title, listing.stdout)
+            assert (chapter.exercise.name in listing.stdout) == with_files, listing.stdout
+        assert "✓ 4/4" in listing.stdout
+        if not with_files:
+            assert "exercises/exNN_<name>.py" in listing.stdout
+
+
+def test_hint_after_every_check_passed_says_so(course_copy: Path) -> None:
+    shutil.copy(
+        course_copy / "solutions" / "ex00_start.py", course_copy / "exercises" / "ex00_start.py"
+    )
+    assert grader("check", "00", cwd=course_copy).code == 0
+    hint = grader("hint", "00", cwd=course_copy)
+    assert hint.code == 0
+    assert "Every check of chapter 00 passed (4/4" in hint.stdout, hint.stdout
+    assert "Next: chapter 01" in hint.stdout
+    assert "hint 1/" not in hint.stdout
+    # A task's hints can still be asked for by number.
+    assert "hint 1/2" in grader("hint", "00", "1", cwd=course_copy).stdout
 
 
 def test_hints_come_one_step_at_a_time(course_copy: Path) -> None:
@@ -167,6 +200,7 @@ def test_reset_restores_the_stub_and_keeps_a_backup(course_copy: Path) -> None:
     git(course_copy, "commit", "-q", "-am", "my work")  # a learner's own commit is skipped
     done = grader("reset", "01", cwd=course_copy)
     assert done.code == 0, done.stderr
+    assert "from the course's git history" in done.stdout
     assert (course_copy / "exercises" / "ex01_coroutines.py").read_text() == stub
     backups = list((course_copy / ".grader" / "backups").glob("ex01_coroutines.*.py"))
     assert [b.read_text() for b in backups] == [mine]
@@ -174,11 +208,30 @@ def test_reset_restores_the_stub_and_keeps_a_backup(course_copy: Path) -> None:
     assert "already the original stub" in again.stdout
 
 
-def test_reset_without_git_history_explains(course_copy: Path) -> None:
+def test_reset_without_git_history_uses_the_installed_stubs(course_copy: Path) -> None:
+    # A course folder downloaded as a zip has no git history: the stubs installed with the
+    # grader (hatch_build.py) are the originals then.
+    exercise = course_copy / "exercises" / "ex01_coroutines.py"
+    stub = exercise.read_text()
+    exercise.write_text((course_copy / "solutions" / "ex01_coroutines.py").read_text())
     done = grader(
         "reset", "01", cwd=course_copy, env={"GIT_CEILING_DIRECTORIES": str(course_copy.parent)}
     )
-    assert done.code == 2 and "git" in done.stderr
+    assert done.code == 0, done.stdout + done.stderr
+    assert "from the copy installed with the grader" in done.stdout
+    assert exercise.read_text() == stub
+
+
+def test_reset_with_no_original_anywhere_explains(
+    course_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grader.commands import reset
+    from grader.course import CourseError, load_course
+
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(course_copy.parent))
+    monkeypatch.setattr("grader.pristine.installed_stub", lambda name: None)
+    with pytest.raises(CourseError, match="no original of exercises/ex01_coroutines.py"):
+        reset.run(load_course(course_copy), "01")
 
 
 def test_watch_checks_again_on_save(course_copy: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, chapter_ids
+from conftest import CACHES, ROOT, chapter_ids, pristine_course, pristine_text
 
 from grader.course import load_course
 
@@ -29,14 +29,8 @@ OFFLINE = {
 
 
 def learner_copy(tmp_path: Path, *, solved: bool) -> Path:
-    for name in ("course.toml",):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for folder in ("notebooks", "exercises", "solutions"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    if solved:
-        for solution in (tmp_path / "solutions").glob("ex*.py"):
-            shutil.copy(solution, tmp_path / "exercises" / solution.name)
-    return tmp_path
+    """The course's notebooks and stubs (or solutions) as handed out, never the learner's."""
+    return pristine_course(tmp_path, solved=solved, notebooks=True)
 
 
 def execute(root: Path, chapter_id: str) -> tuple[nbformat.NotebookNode, float]:
@@ -106,15 +100,25 @@ def test_notebook_try_it_cells_work_on_a_solved_exercise(tmp_path: Path, chapter
     assert "All checks pass" in text_of(nb.cells[-1])
 
 
-def test_notebooks_are_clean_and_in_sync() -> None:
+def test_notebooks_are_clean_and_in_sync(tmp_path: Path) -> None:
+    # The notebooks as committed (staged), not as a learner's JupyterLab saved them: the
+    # sync script checks a copy of the course with those.
+    for name in ("course.toml", "README.md"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for folder in ("grader", "scripts"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=CACHES)
+    (tmp_path / "notebooks").mkdir()
+    for chapter in load_course(ROOT).chapters:
+        relpath = f"notebooks/{chapter.notebook.name}"
+        (tmp_path / relpath).write_text(pristine_text(relpath), encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "scripts/sync_notebooks.py", "--check"],
-        cwd=ROOT,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    for path in (ROOT / "notebooks").glob("*.ipynb"):
+    for path in (tmp_path / "notebooks").glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
             assert cell.get("outputs", []) == [] and cell.get("execution_count") is None, path

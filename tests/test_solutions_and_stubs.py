@@ -1,6 +1,12 @@
-"""Every solution passes every check; every stub fails every check (rustlings' rule)."""
+"""Every solution passes every check; every stub fails every check (rustlings' rule).
+
+The stubs are the course's originals in a temporary course folder (`stub_course`), never
+the learner's exercises/, and grading them there leaves the learner's .grader/ alone.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from conftest import chapter_ids, grader
@@ -18,8 +24,8 @@ def test_solution_passes_every_check(chapter_id: str) -> None:
 
 
 @pytest.mark.parametrize("chapter_id", chapter_ids())
-def test_stub_fails_every_check(chapter_id: str) -> None:
-    graded = grader("check", chapter_id, "--json")
+def test_stub_fails_every_check(chapter_id: str, stub_course: Path) -> None:
+    graded = grader("check", chapter_id, "--json", cwd=stub_course)
     assert graded.code == 1, graded.stdout + graded.stderr
     passed = [t["name"] for t in graded.json["tests"] if t["status"] == "passed"]
     assert not passed, f"these checks pass on the untouched stub, so they cannot fail: {passed}"
@@ -27,8 +33,8 @@ def test_stub_fails_every_check(chapter_id: str) -> None:
         assert "not written yet" in test["output"], test
 
 
-def test_untouched_stub_says_what_to_do_first() -> None:
-    graded = grader("check", "01")
+def test_untouched_stub_says_what_to_do_first(stub_course: Path) -> None:
+    graded = grader("check", "01", cwd=stub_course)
     assert graded.code == 1
     out = graded.stdout
     assert "0/8 checks passed" in out

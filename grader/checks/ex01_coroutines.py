@@ -60,7 +60,7 @@ async def test_fetch_data_does_not_block(learner: Learner) -> None:
         )
 
 
-@check("fetch_sequential returns one result per delay, in order", task=2)
+@check("fetch_sequential awaits fetch_data(d) per delay, one at a time, results in order", task=2)
 async def test_sequential_order(learner: Learner) -> None:
     fetch_sequential = learner.coroutine_function("fetch_sequential")
     calls: list[float] = []

@@ -9,7 +9,14 @@ import httpx
 
 from grader.lab import Learner, Stopwatch, check, expect_seconds, fail, show
 from grader.lab.market import PRICES, TODO, FakeMarketAPI
-from grader.lab.web import build_app, call, expect_json, expect_json_error, serving
+from grader.lab.web import (
+    build_app,
+    call,
+    expect_json,
+    expect_json_error,
+    serving,
+    unexpected_status,
+)
 
 
 def quote(symbol: str) -> dict[str, Any]:
@@ -145,6 +152,22 @@ async def test_stock_invalid(learner: Learner) -> None:
     expect_no_upstream(api, "GET /stock/<bad symbol>")
 
 
+@check("GET /stock/<symbol> checks the whole symbol: AAPL%0A is a 400, never asked", task=3)
+async def test_stock_trailing_newline(learner: Learner) -> None:
+    api = FakeMarketAPI()
+    async with serving(make_app(learner, api)) as client:
+        reply = await call(client, "GET", "/stock/AAPL%0A")
+        reply.call += " (AAPL and a newline)"
+        expect_json_error(
+            reply,
+            400,
+            hint="In a pattern, `$` also matches just before a newline at the end, so "
+            "SYMBOL.match(symbol) (or .search) accepts 'AAPL\\n'. SYMBOL.fullmatch(symbol) "
+            "checks the whole string, newline included.",
+        )
+    expect_no_upstream(api, "GET /stock/AAPL%0A")
+
+
 @check("upstream 404 is a 404; upstream 5xx and connection errors are a 502", task=4)
 async def test_upstream_errors(learner: Learner) -> None:
     api = FakeMarketAPI(failures={"IBM": 503, "INTC": 500, "ORCL": "connect"})
@@ -165,26 +188,37 @@ async def test_upstream_errors(learner: Learner) -> None:
             )
 
 
+HTTPX_TIMEOUTS = (
+    "httpx's own timeout= cannot do this: it bounds each network operation (connect, each "
+    "read or write, the wait for a pooled connection), not the whole call, and this "
+    "in-process upstream (httpx.ASGITransport) has no network operations, so httpx applies "
+    "none. "
+)
+DEADLINE = (
+    "Wrap the upstream call in `async with asyncio.timeout(timeout):` and answer 504 on "
+    "TimeoutError."
+)
+
+
 @check("no answer within `timeout` seconds in all is a 504, after exactly `timeout`", task=5)
 async def test_timeout(learner: Learner) -> None:
     for timeout, options in ((2.0, {}), (0.5, {"timeout": 0.5})):
         api = FakeMarketAPI(latencies={"NVDA": 10.0})
-        async with serving(make_app(learner, api, **options)) as client:
-            with Stopwatch() as sw:
-                reply = await call(client, "GET", "/stock/NVDA", seconds=60)
-            reply.call += f" (answered after {sw.elapsed:.2f} s; the upstream takes 10 s)"
-            expect_json_error(
-                reply,
-                504,
-                hint="Wrap the upstream call in "
-                "`async with asyncio.timeout(timeout):` and answer 504 on TimeoutError.",
-            )
-            expect_seconds(
-                sw.elapsed,
-                timeout,
-                what=f"GET /stock/NVDA (upstream takes 10 s, timeout={timeout})",
-                hint="Give up after `timeout` seconds exactly.",
-            )
+        with counting_clients() as made:
+            async with serving(make_app(learner, api, **options)) as client:
+                with Stopwatch() as sw:
+                    reply = await call(client, "GET", "/stock/NVDA", seconds=60)
+        # A client given `timeout` shows the learner counted on httpx to enforce it.
+        counted_on_httpx = any(c.timeout.read == timeout for c in made)
+        hint = (HTTPX_TIMEOUTS if counted_on_httpx else "") + DEADLINE
+        reply.call += f" (answered after {sw.elapsed:.2f} s; the upstream takes 10 s)"
+        expect_json_error(reply, 504, hint=hint)
+        expect_seconds(
+            sw.elapsed,
+            timeout,
+            what=f"GET /stock/NVDA (upstream takes 10 s, timeout={timeout})",
+            hint="Give up after `timeout` seconds exactly.",
+        )
 
 
 @check("an answer that arrives within the deadline is not cut off", task=5)
@@ -230,6 +264,10 @@ async def test_stocks_concurrent(learner: Learner) -> None:
 async def test_stocks_partial(learner: Learner) -> None:
     api = FakeMarketAPI(failures={"IBM": 503, "ORCL": "connect"}, latencies={"NVDA": 10.0})
     async with serving(make_app(learner, api)) as client:
+        # First with symbols that all work: a failure there is not about failing symbols.
+        working = await call(client, "GET", "/stocks?symbols=AAPL,MSFT")
+        if working.status != 200:
+            unexpected_status(working, "200 with an entry per symbol")
         with Stopwatch() as sw:
             reply = await call(client, "GET", "/stocks?symbols=AAPL,IBM,ORCL,NVDA,ZZZZ")
     if reply.status != 200 or not isinstance(reply.json, dict):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from rich.console import Console
 from rich.text import Text
 
 from ..course import Course
@@ -15,6 +18,9 @@ def run(course: Course, which: str, task_number: int | None, *, show_all: bool =
     out = console()
     if task_number is None:
         last = state.last(chapter.id)
+        if last and last.get("total") and last.get("passed") == last["total"]:
+            all_done(out, course, chapter.id, last)
+            return 0
         failed = last.get("failed_tasks") if last else None
         task_number = failed[0] if failed else chapter.tasks[0].number
     task = chapter.task(task_number)
@@ -46,3 +52,24 @@ def run(course: Course, which: str, task_number: int | None, *, show_all: bool =
     state.set_hints_seen(chapter.id, task.number, max(seen, shown))
     state.save()
     return 0
+
+
+def all_done(out: Console, course: Course, chapter_id: str, last: dict[str, Any]) -> None:
+    """Every check passed at the last check: there is nothing to hint at."""
+    out.print(
+        Text(
+            f"Every check of chapter {chapter_id} passed ({last['passed']}/{last['total']}, "
+            f"{last.get('when', 'last time')}): no hint needed.",
+            style="green",
+        )
+    )
+    ids = [c.id for c in course.chapters]
+    following = course.chapters[ids.index(chapter_id) + 1 :]
+    if following:
+        nxt = following[0]
+        out.print(Text(f"Next: chapter {nxt.id}, {nxt.title} (grader check {nxt.id})."))
+    else:
+        out.print(Text("That was the last chapter of the course."))
+    out.print(
+        Text(f"The hints of a task are still there: grader hint {chapter_id} TASK.", style="dim")
+    )

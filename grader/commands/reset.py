@@ -1,50 +1,32 @@
 """`grader reset NN`: put the original stub back, keeping a backup of the learner's file.
 
-The original comes from the course's git history: the newest committed version of the
-exercise that is still a stub (it raises NotImplementedError), so a learner's own commits
-of their work are skipped.
+The original comes from the course's git history (the newest version that is still a stub,
+so a learner's own commits of their work are skipped), else from the copy of the stubs
+installed with the grader, which is all a course folder downloaded as a zip has.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 
 from rich.text import Text
 
 from ..course import Course, CourseError
+from ..pristine import original_stub
 from ..report import console
-
-STUB_MARKER = "NotImplementedError"
-
-
-def git(course: Course, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(course.root), *args], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise CourseError(
-            "grader reset needs the course's git history, and git said: "
-            + (done.stderr.strip() or f"exit status {done.returncode}")
-        )
-    return done.stdout
-
-
-def original_stub(course: Course, relpath: str) -> str:
-    if shutil.which("git") is None:
-        raise CourseError("grader reset needs git, and git is not installed")
-    for commit in git(course, "log", "--format=%H", "--", relpath).split():
-        text = git(course, "show", f"{commit}:{relpath}")
-        if STUB_MARKER in text:
-            return text
-    raise CourseError(f"no committed version of {relpath} is a stub: nothing to reset to")
 
 
 def run(course: Course, which: str) -> int:
     chapter = course.chapter(which)
     relpath = course.relative(chapter.exercise)
-    stub = original_stub(course, relpath)
+    found = original_stub(course.root, chapter.module_name)
+    if found is None:
+        raise CourseError(
+            f"no original of {relpath} was found: the course folder has no git history with "
+            "it, and the grader was installed without it. Run `bash scripts/install` in the "
+            "course folder (it keeps a copy of the stubs), or download the course again."
+        )
+    stub, source = found
     out = console()
     if chapter.exercise.is_file():
         current = chapter.exercise.read_text(encoding="utf-8")
@@ -58,5 +40,5 @@ def run(course: Course, which: str) -> int:
         out.print(Text(f"Your version is saved as {course.relative(backup)}", style="dim"))
     chapter.exercise.parent.mkdir(parents=True, exist_ok=True)
     chapter.exercise.write_text(stub, encoding="utf-8")
-    out.print(Text(f"{relpath} is the original stub again.", style="green"))
+    out.print(Text(f"{relpath} is the original stub again (from {source}).", style="green"))
     return 0

@@ -11,7 +11,14 @@ import pytest
 from .clock import Stopwatch, new_virtual_loop, now, timed, within
 from .feedback import CheckFailed, expect_equal, expect_seconds, fail, show
 from .learner import Learner
-from .spies import JobBoard, JobError, JobRecord, other_tasks, patch_uneven_fetchers
+from .spies import (
+    JobBoard,
+    JobError,
+    JobRecord,
+    counting_semaphores,
+    other_tasks,
+    patch_uneven_fetchers,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,6 +30,7 @@ __all__ = [
     "Learner",
     "Stopwatch",
     "check",
+    "counting_semaphores",
     "expect_equal",
     "expect_seconds",
     "fail",

@@ -4,7 +4,8 @@ are cancelled, and how many run at once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ class JobRecord:
     started: float | None = None
     ended: float | None = None
     outcome: str = "not started"  # "done", "failed", "cancelled", "running"
+    runs: int = 0  # how many times the job was started (more than once: a factory mix-up)
 
     @property
     def finished(self) -> bool:
@@ -44,6 +46,7 @@ class JobBoard:
             loop = asyncio.get_running_loop()
             record.started = loop.time()
             record.outcome = "running"
+            record.runs += 1
             self.running += 1
             self.peak = max(self.peak, self.running)
             try:
@@ -70,6 +73,31 @@ class JobBoard:
 
     def describe(self, records: list[JobRecord]) -> str:
         return ", ".join(f"{r.label} ({r.outcome})" for r in records) or "none"
+
+    def same_job_every_time(self) -> JobRecord | None:
+        """The one job that ran once per factory while the others never ran: what a lambda
+        made in a loop does when it looks the loop variable up only when it is called."""
+        ran = [r for r in self.records if r.runs]
+        if len(self.records) > 1 and len(ran) == 1 and ran[0].runs == len(self.records):
+            return ran[0]
+        return None
+
+
+@contextmanager
+def counting_semaphores() -> Iterator[list[asyncio.Semaphore]]:
+    """Every asyncio.Semaphore (BoundedSemaphore included) made while the block runs."""
+    made: list[asyncio.Semaphore] = []
+    original = asyncio.Semaphore.__init__
+
+    def init(self: asyncio.Semaphore, *args: Any, **kwargs: Any) -> None:
+        made.append(self)
+        original(self, *args, **kwargs)
+
+    asyncio.Semaphore.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield made
+    finally:
+        asyncio.Semaphore.__init__ = original  # type: ignore[method-assign]
 
 
 def other_tasks() -> list[asyncio.Task[Any]]:

@@ -86,7 +86,6 @@ MUTANTS = [
         ),
         {
             "test_echo_bad_body": "POST /echo with malformed JSON did not answer a JSON error",
-            "test_items_missing": "GET /items/abc did not answer a JSON error",
             "test_json_errors": "GET /no-such-page did not answer a JSON error",
             "test_unexpected_error": "500 with text/html",
         },
@@ -102,22 +101,24 @@ MUTANTS = [
         "items_1_to_99",
         (("range(1, 101)", "range(1, 100)"),),
         {"test_items": "GET /items/100 answered 404"},
-        avoid={"test_items": "`id` is a number, not a string"},
+        avoid={"test_items": "hands item_id over as the string"},
     ),
     Mutant(
         "03",
         "items_id_string",
         (("/items/<int:item_id>", "/items/<item_id>"),),
-        {"test_items": "GET /items/1 answered 404"},
+        {"test_items": "hands item_id over as the string '1'"},
+        avoid={"test_items": "check your range"},
     ),
     Mutant(
         "03",
         "no_http_error_handler",
         ((HTTP_HANDLER, ""),),
         {
-            "test_items_missing": "GET /items/abc answered 500",
+            "test_items_missing": "GET /items/abc answered 500: your error handler turned a 404",
             "test_json_errors": "GET /no-such-page answered 500",
         },
+        avoid={"test_items_missing": "not in 1..100"},
     ),
     Mutant(
         "03",
@@ -146,5 +147,68 @@ MUTANTS = [
             ),
         ),
         {"test_create_app": "create_app() returned the same app twice"},
+    ),
+    Mutant(
+        "03",
+        "data_holds_a_lock",
+        (
+            (AWAIT_FETCH_03, "        async with LOCK:\n            return await fetch_data()\n"),
+            (
+                "\n\ndef create_app() -> Quart:",
+                "\n\nLOCK = asyncio.Lock()\n\n\ndef create_app() -> Quart:",
+            ),
+        ),
+        {"test_data_concurrent": "two simultaneous GET /data took 4.00 s"},
+    ),
+    Mutant(
+        "03",
+        "http_error_drops_allow",
+        (("error.code or 500, headers", "error.code or 500"),),
+        {"test_method_not_allowed_allow": "GET /echo answered 405 without saying which methods"},
+    ),
+    # From a Flask habit: the request object imported from flask, in a Quart app.
+    Mutant(
+        "03",
+        "request_from_flask",
+        (
+            (
+                "from quart import Quart, ResponseReturnValue, jsonify, request\n",
+                "from flask import request\n"
+                "from quart import Quart, ResponseReturnValue, jsonify\n",
+            ),
+        ),
+        {
+            "test_echo": "line {line} imports from flask: `from flask import request`",
+            "test_echo_bad_body": "because your code raised RuntimeError: Working outside of "
+            "request context.",
+        },
+    ),
+    Mutant(
+        "03",
+        "data_name_typo",
+        ((AWAIT_FETCH_03, "        return await fetch_dat()\n"),),
+        {
+            "test_data": "GET /data answered 500 because your code raised NameError: "
+            "name 'fetch_dat' is not defined",
+            "test_data_concurrent": "ex03_quart_basics.py, line {line}: return await fetch_dat()",
+        },
+    ),
+    # A sync helper that runs a coroutine with asyncio.run, called from an async route.
+    Mutant(
+        "03",
+        "data_sync_wrapper_asyncio_run",
+        (
+            (AWAIT_FETCH_03, "        return fetch_now()\n"),
+            (
+                "\n\ndef create_app() -> Quart:",
+                "\n\ndef fetch_now() -> str:\n    return asyncio.run(fetch_data())\n"
+                "\n\ndef create_app() -> Quart:",
+            ),
+        ),
+        {
+            "test_data": "GET /data answered 500 because your code raised RuntimeError: "
+            "asyncio.run() cannot be called from a running event loop",
+            "test_data_concurrent": "ex03_quart_basics.py, line {line}: return fetch_now()",
+        },
     ),
 ]

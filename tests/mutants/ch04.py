@@ -30,11 +30,16 @@ MUTANTS = [
                 "        data1 = await fetch_data_1()\n        data2 = await fetch_data_2()\n",
             ),
         ),
-        {
-            "test_multiple_data": "took 2.00 s",
-            "test_multiple_data_uses_fetchers": "took 2.00 s",
-            "test_requests_concurrent": "took 2.00 s",
-        },
+        {"test_multiple_data": "took 2.00 s"},
+    ),
+    Mutant(
+        "04",
+        "multiple_data_holds_a_lock",
+        (
+            (GATHER_04, "        async with LOCK:\n    " + GATHER_04),
+            ("\n\ndef create_app(", "\n\nLOCK = asyncio.Lock()\n\n\ndef create_app("),
+        ),
+        {"test_requests_concurrent": "two simultaneous GET /multiple-data took 2.00 s"},
     ),
     Mutant(
         "04",
@@ -83,7 +88,7 @@ MUTANTS = [
         ),
         {
             "test_process_data_limit_timing": "took 0.50 s",
-            "test_process_data_peak": "had 25 in flight",
+            "test_process_data_peak": "the route made 25 semaphores, a new one for each item",
         },
     ),
     Mutant(
@@ -180,5 +185,41 @@ MUTANTS = [
         "no_http_error_handler",
         ((HTTP_HANDLER, ""),),
         {"test_json_errors": "GET /nope answered 500"},
+    ),
+    Mutant(
+        "04",
+        "process_data_answers_202",
+        (('"count": len(items)}\n', '"count": len(items)}, 202\n'),),
+        {"test_process_data_results": "202 Accepted means"},
+        avoid={"test_process_data_results": "Call process_item"},
+    ),
+    # A Flask habit: request.json is a coroutine in Quart, and `await` binds last.
+    Mutant(
+        "04",
+        "await_binds_after_the_attribute",
+        (
+            (
+                "        body = await request.get_json(silent=True)\n"
+                '        items = body.get("items") if isinstance(body, dict) else None\n',
+                '        items = await request.json.get("items")\n',
+            ),
+        ),
+        {
+            "test_process_data_results": "because your code raised AttributeError: "
+            "'coroutine' object has no attribute 'get'",
+            "test_process_data_peak": "ex04_concurrent_routes.py, line {line}: "
+            'items = await request.json.get("items")',
+            "test_process_data_no_batches": "AttributeError",
+        },
+        avoid={
+            "test_process_data_peak": "processed some other way",
+            "test_process_data_no_batches": "Batches of 4",
+        },
+    ),
+    Mutant(
+        "04",
+        "http_error_drops_allow",
+        (("error.code or 500, headers", "error.code or 500"),),
+        {"test_method_not_allowed_allow": "answered 405 without saying which methods"},
     ),
 ]

@@ -92,8 +92,9 @@ MUTANTS = [
     Mutant(
         "05",
         "no_total_deadline",
+        # httpx's timeout= taken for a total deadline: the client has it, nothing else does.
         ((DEADLINE_GET, "            response = await client.get(path)\n"),),
-        {"test_timeout": "answered after 10.00 s"},
+        {"test_timeout": "httpx's own timeout= cannot do this"},
     ),
     Mutant(
         "05",
@@ -173,5 +174,22 @@ MUTANTS = [
         "base_url_ignored",
         (("base_url=base_url, transport", 'base_url="https://api.example.com", transport'),),
         {"test_external_data": "the upstream request did not go to base_url + /todos/1"},
+    ),
+    Mutant(
+        "05",
+        "stock_match_not_fullmatch",
+        (("if not SYMBOL.fullmatch(symbol):", "if not SYMBOL.match(symbol):"),),
+        {"test_stock_trailing_newline": "`$` also matches just before a newline"},
+    ),
+    Mutant(
+        "05",
+        "stocks_route_missing",
+        (('    @app.get("/stocks")\n', ""),),
+        {
+            "test_stocks_partial": "GET /stocks?symbols=AAPL,MSFT answered 404: no route of "
+            "your app matches /stocks",
+            "test_stocks_concurrent": "no route of your app matches /stocks",
+        },
+        avoid={"test_stocks_partial": "because some symbols failed"},
     ),
 ]
