@@ -7,6 +7,7 @@ as an error, so one submission never stops the class's report.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -84,6 +85,10 @@ def run_tasks(
         pool.remove(worker)
         worker.process.kill()
         worker.process.wait()
+        for stream in (worker.process.stdin, worker.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
     try:
         for _ in range(count):
@@ -111,7 +116,5 @@ def run_tasks(
                 give(worker)
     finally:
         for worker in list(pool):
-            if worker.process.stdin is not None:
-                worker.process.stdin.close()
             retire(worker)
         selector.close()
