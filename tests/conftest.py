@@ -138,6 +138,12 @@ def pristine_course(dest: Path, *, solved: bool = False, notebooks: bool = False
     shutil.copytree(ROOT / "solutions", dest / "solutions", ignore=CACHES)
     course = load_course(ROOT)
     wanted = [("exercises", c.exercise.name, c.solution) for c in course.chapters]
+    # What exercises/ holds besides the stubs: files given to the learner to read and use
+    # (chapter 14's app under test, the conftest.py that runs the learner's tests).
+    chapter_files = {c.exercise.name for c in course.chapters}
+    listed = git(ROOT, "ls-files", "--", "exercises") or ""
+    given = sorted({Path(p).name for p in listed.split()} - chapter_files)
+    wanted += [("exercises", name, None) for name in given]
     if notebooks:
         wanted += [("notebooks", c.notebook.name, None) for c in course.chapters]
     for folder, name, solution in wanted:
