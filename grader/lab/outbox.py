@@ -13,11 +13,11 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .feedback import fail
+from .web import serving
 
 
 class SendFailed(Exception):
@@ -125,22 +125,11 @@ async def serving_patiently(app: Any, *, patience: int = 120) -> AsyncIterator[A
     """Like grader.lab.web.serving, but the shutdown may take up to `patience` loop seconds
     (Quart's test app gives up after 6): the app's own BACKGROUND_TASK_SHUTDOWN_TIMEOUT
     decides how long it waits for background tasks."""
-    test_app = app.test_app_class(app, shutdown_timeout=patience)
-    await test_app.startup()
-    try:
-        yield test_app.test_client()
-    except BaseException:
-        with suppress(TimeoutError):  # the check's own failure is the one to report
-            await test_app.shutdown()
-        raise
-    try:
-        await test_app.shutdown()
-    except TimeoutError:
-        fail(
-            f"The app's shutdown had not completed after {patience} s of event-loop time",
-            expected="shutdown ends once the background work has finished",
-            got="still waiting: something at shutdown waits for what never ends",
-            hint="Look at your after_serving and while_serving functions. Bound each send "
-            "with asyncio.timeout(SEND_TIMEOUT), and set BACKGROUND_TASK_SHUTDOWN_TIMEOUT a "
-            "little above it.",
-        )
+    async with serving(
+        app,
+        patience=patience,
+        hint="Look at your after_serving and while_serving functions. Bound each send "
+        "with asyncio.timeout(SEND_TIMEOUT), and set BACKGROUND_TASK_SHUTDOWN_TIMEOUT a "
+        "little above it.",
+    ) as client:
+        yield client

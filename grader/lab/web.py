@@ -13,7 +13,7 @@ import ast
 import json
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,11 +97,45 @@ async def call(
     )
 
 
+SHUTDOWN_HINT = (
+    "Look at your after_serving and while_serving functions, and at the background work "
+    "shutdown waits for: each must end, or be bounded with asyncio.timeout(...)."
+)
+
+
 @asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[Any]:
-    """The app as a server runs it: before_serving hooks first, after_serving at the end."""
-    async with app.test_app() as test_app:
+async def serving(
+    app: Any, *, patience: float = 60, hint: str = SHUTDOWN_HINT
+) -> AsyncIterator[Any]:
+    """The app as a server runs it: before_serving hooks first, after_serving at the end.
+    Start-up and shutdown may take `patience` loop seconds each (Quart's test app alone gives
+    up after 6 with a bare TimeoutError); a shutdown that takes longer fails with a message."""
+    test_app = app.test_app_class(app, startup_timeout=patience, shutdown_timeout=patience)
+    try:
+        await test_app.startup()
+    except TimeoutError:
+        fail(
+            f"The app's start-up had not completed after {patience:g} s of event-loop time",
+            expected="before_serving functions that finish",
+            got="still waiting: something at start-up waits for what never ends",
+            hint="A before_serving function must return: start long-running work as a task "
+            "(or app.add_background_task) instead of awaiting it there.",
+        )
+    try:
         yield test_app.test_client()
+    except BaseException:
+        with suppress(TimeoutError):  # the check's own failure is the one to report
+            await test_app.shutdown()
+        raise
+    try:
+        await test_app.shutdown()
+    except TimeoutError:
+        fail(
+            f"The app's shutdown had not completed after {patience:g} s of event-loop time",
+            expected="shutdown ends once the work it waits for has finished",
+            got="still waiting: something at shutdown waits for what never ends",
+            hint=hint,
+        )
 
 
 def expect_status(reply: Reply, status: int, *, hint: str = "") -> None:
