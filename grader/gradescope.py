@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .report import fold_tracebacks
 from .results import ChapterResult, CheckResult
 
 
@@ -12,7 +13,7 @@ def check_output(check: CheckResult) -> str:
     if not check.passed and check.feedback is not None:
         parts.append("\n".join(check.feedback.lines()))
         if check.output:
-            parts.append("Your code printed:\n" + check.output)
+            parts.append("Your code printed:\n" + fold_tracebacks(check.output))
     parts.extend(check.notes)
     return "\n\n".join(parts)
 

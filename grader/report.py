@@ -101,14 +101,38 @@ def print_failure(out: Console, check: CheckResult, seen: set[str], *, verbose: 
         return
     seen.add(key)
     out.print(feedback_text(feedback), end="")
-    print_output(out, check.output)
+    print_output(out, check.output, verbose=verbose)
     if verbose and check.traceback:
         out.print(Text(check.traceback, style="dim"))
 
 
-def print_output(out: Console, output: str, lines: int = 20) -> None:
+def fold_tracebacks(output: str) -> str:
+    """A traceback the learner's code logged (an error handler's logger.exception) becomes
+    one line: the report above already names that exception and its line; --verbose and the
+    notebook show the whole of it."""
+    folded: list[str] = []
+    lines = output.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.strip() != "Traceback (most recent call last):":
+            folded.append(line)
+            index += 1
+            continue
+        end = index + 1
+        while end < len(lines) and (lines[end].startswith((" ", "\t")) or not lines[end]):
+            end += 1
+        error = lines[end].strip() if end < len(lines) else "an exception"
+        folded.append(f"[a traceback of {error} (--verbose shows it)]")
+        index = end + 1
+    return "\n".join(folded)
+
+
+def print_output(out: Console, output: str, lines: int = 20, *, verbose: bool = False) -> None:
     if not output.strip():
         return
+    if not verbose:
+        output = fold_tracebacks(output)
     out.print(Text("    your code printed:", style="dim"))
     shown = [
         line if len(line) <= 200 else line[:200] + "..." for line in output.splitlines()[:lines]
