@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import traceback
 from pathlib import Path
@@ -25,6 +26,21 @@ BLOCKING_ADVICE = {
 SKIPS = {"Skipped", "SkipTest", "XFailed", "Exit", "Failed"}
 GRADER_PARTS = ("checks", "lab")  # the grader's own frames that --verbose keeps
 READ_THE_LINE = "Read the line named above; `--verbose` shows the whole traceback."
+
+
+def plain_function_at(file: Path, line: int) -> str | None:
+    """The name of the innermost plain (not async) function around `line`, if any."""
+    try:
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+    found: ast.FunctionDef | ast.AsyncFunctionDef | None = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            end = node.end_lineno or node.lineno
+            if node.lineno <= line <= end and (found is None or node.lineno >= found.lineno):
+                found = node
+    return found.name if isinstance(found, ast.FunctionDef) else None
 
 
 def learner_frames(tb: TracebackType | None, learner: Path) -> list[traceback.FrameSummary]:
@@ -95,6 +111,18 @@ def explain(exc: BaseException, learner: Path, relpath: str) -> Feedback:
     if name in ("BlockingError", "BlockedLoop"):  # from blockbuster, or seen by the grader
         call = message.removeprefix("Blocking call to ").strip()
         advice = next((v for k, v in BLOCKING_ADVICE.items() if call.startswith(k)), None)
+        number = (
+            inner.lineno
+            if isinstance(inner, BlockedLoop)
+            else (frames[-1].lineno if frames else None)
+        )
+        helper = plain_function_at(learner, number) if number else None
+        if helper is not None:
+            advice = (
+                f"`{helper}` is a plain function, and a coroutine calls it: its {call} blocks "
+                f"the loop all the same. Run it off the loop, `await asyncio.to_thread("
+                f"{helper}, ...)`, or make it a coroutine that awaits."
+            )
         return Feedback(
             f"A blocking call ({call}) froze the event loop",
             expected="while a coroutine waits, other tasks keep running",

@@ -71,6 +71,9 @@ class Policy:
     spawn_dirs: tuple[str, ...]  # may start processes for the learner (concurrent.futures)
     hidden_dirs: tuple[str, ...]  # never read by the learner (solutions/, /proc, the tests)
     allowed_imports: frozenset[str] = frozenset()
+    # May open files for writing on the learner's behalf: process pools set up their pipes
+    # and semaphores (spawn, forkserver) through multiprocessing.
+    pool_dirs: tuple[str, ...] = ()
     refusals: list[str] = field(default_factory=list)
 
     @property
@@ -84,6 +87,7 @@ class Policy:
             "spawn_dirs": list(self.spawn_dirs),
             "hidden_dirs": list(self.hidden_dirs),
             "allowed_imports": sorted(self.allowed_imports),
+            "pool_dirs": list(self.pool_dirs),
         }
 
     @classmethod
@@ -94,6 +98,7 @@ class Policy:
             tuple(data["spawn_dirs"]),
             tuple(data["hidden_dirs"]),
             frozenset(data.get("allowed_imports", ())),
+            tuple(data.get("pool_dirs", ())),
         )
 
 
@@ -169,6 +174,7 @@ def _make_hook(policy: Policy, refuse: Callable[[str, str], None]) -> Callable[[
     learner = policy.learner_files
     trusted = policy.trusted_dirs
     spawners = policy.spawn_dirs
+    pools = policy.pool_dirs
     hidden = policy.hidden_dirs
     forbidden = policy.forbidden_imports
     watched = SPAWN | FILE_CHANGES | SIGNALS | DIRECT | {"import", "open"}
@@ -221,7 +227,7 @@ def _make_hook(policy: Policy, refuse: Callable[[str, str], None]) -> Callable[[
         )
         target = os.fsdecode(path) if isinstance(path, str | bytes) else None
         if writing:
-            if blamed(caller):
+            if blamed(caller, pools):
                 refuse(f"opened {target or 'a file descriptor'} for writing", "write")
             return
         if not target or not blamed(caller):

@@ -32,6 +32,7 @@ from .limits import ResourceLimits, interpreter_paths, readable_by_others, sandb
 from .policy import Policy, package_dirs
 from .scan import scan
 
+PYTEST_INTERNAL_ERROR = 3
 STACK_LINE = re.compile(r'File "(?P<file>.+)", line (?P<line>\d+) in (?P<func>\S+)')
 LOOP_HEADER = re.compile(r"(async\s+)?(while|for)\b")
 EXIT_CALL = re.compile(r"\b(os\._exit|sys\.exit|exit|quit)\s*\(")
@@ -375,12 +376,17 @@ def sandboxable() -> bool:
 
 def make_policy(course: Course, chapter: Chapter, copy: Path, lib: Path) -> Policy:
     import concurrent.futures
+    import multiprocessing
 
     return Policy(
         learner_files=frozenset({str(copy)}),
         trusted_dirs=package_dirs(TRUSTED_PACKAGES)
         + (str(GRADER_DIR) + os.sep, str(lib / "grader") + os.sep),
         spawn_dirs=(str(Path(concurrent.futures.__file__).parent) + os.sep,),
+        pool_dirs=(
+            str(Path(concurrent.futures.__file__).parent) + os.sep,
+            str(Path(multiprocessing.__file__).parent) + os.sep,
+        ),
         hidden_dirs=tuple(
             str(p) + os.sep
             for p in (
@@ -512,6 +518,14 @@ def exited(
         for n, line in enumerate(source_text(copy).splitlines(), 1)
         if EXIT_CALL.search(line) and not line.lstrip().startswith("#")
     ]
+    if code == PYTEST_INTERNAL_ERROR and not suspects:
+        return Feedback(
+            f"The grader's process failed {when} (an internal error, not a verdict on your "
+            "code)",
+            got=text.cap(run.output.strip().splitlines()[-1]) if run.output.strip() else None,
+            hint="Run the check again. If it happens again, run with --verbose and tell your "
+            "teacher.",
+        )
     return Feedback(
         f"The Python process running your code ended {when} (exit status {code})",
         where=suspects[0] if suspects else None,
