@@ -4,6 +4,7 @@ the sandbox costs (the same run with GRADER_SANDBOX=off, taken in turn with it).
 
     python scripts/benchmark.py [--runs 5] [CHAPTER ...]
     python scripts/benchmark.py --class 30         a class report against lone checks
+    python scripts/benchmark.py --services         chapters 09 and 10 and their real servers
 
 Targets (2-core machine): a chapter's check at most 2 s wall (median) and at most 4 times
 `python -c "import quart, httpx, pytest"`; the sandbox adds under 10 % to a chapter's
@@ -48,10 +49,17 @@ def main() -> int:
         metavar="N",
         help="time `grader report` on N learners x chapters 00-05 instead",
     )
+    parser.add_argument(
+        "--services",
+        action="store_true",
+        help="time the chapters with real servers (09, 10) against their targets instead",
+    )
     parser.add_argument("chapters", nargs="*")
     args = parser.parse_args()
     if args.learners:
         return class_report(args.learners, args.runs)
+    if args.services:
+        return services_report(args.runs)
     course = load_course(ROOT)
     chapters = [course.chapter(c) for c in args.chapters] or list(course.chapters)
 
@@ -132,6 +140,86 @@ def class_report(learners: int, runs: int) -> int:
         f"{learners * len(chapters)} lone runs {lone_total:.1f} s; ratio {share:.2f} "
         f"(target <= {CLASS_SHARE}): {'met' if share <= CLASS_SHARE else 'MISSED'}"
     )
+    return 0
+
+
+FIRST_FACTOR = 3.0  # the first check 09 on a new copy: x (bare-imports start + one-time init)
+LATER_FACTOR = 2.0  # later ones: x `grader check 03`
+CHAPTERS = ("03", "09", "10")
+
+
+def services_report(runs: int) -> int:
+    """Chapters 09 and 10 start real servers (grader/lab/services.py). The first
+    `grader check 09` on a new copy of the course also initialises its PostgreSQL cluster
+    (under .grader/): against a bare-imports start plus that one-time init. Later ones,
+    and chapter 10's, against `grader check 03`."""
+    import tempfile
+
+    from grader.lab import services
+
+    python = [sys.executable, "-c", "import quart, httpx, pytest"]
+    firsts, inits, baselines = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for number in range(runs):
+            # A new copy, where the server's user (nobody, under root) can reach .grader/.
+            copy = Path(tmp) / f"copy{number}"
+            copy.mkdir(parents=True)
+            Path(tmp).chmod(0o755)
+            copy.chmod(0o755)
+            for name in ("course.toml", "solutions", "exercises"):
+                source = ROOT / name
+                if source.is_dir():
+                    subprocess.run(["cp", "-r", str(source), str(copy / name)], check=True)
+                else:
+                    (copy / name).write_bytes(source.read_bytes())
+            env = {**os.environ, "COURSE_ROOT": str(copy)}
+            env.pop("DATABASE_URL", None)
+            command = [sys.executable, "-m", "grader", "check", "09", "--solutions"]
+            baselines.append(timed(python)[0])  # taken in turn: the machine's speed drifts
+            started = time.perf_counter()
+            subprocess.run(command, cwd=copy, env=env, capture_output=True, check=False)
+            firsts.append(time.perf_counter() - started)
+            # The one-time init alone, in another new folder: initdb of the cluster.
+            home = Path(tmp) / f"init{number}" / "postgres"
+            home.parent.mkdir()
+            home.parent.chmod(0o755)
+            started = time.perf_counter()
+            services.ensure_cluster(home)
+            inits.append(time.perf_counter() - started)
+    first, init = statistics.median(firsts), statistics.median(inits)
+    baseline = statistics.median(baselines)
+    # Later runs, each taken in turn with a `grader check 03`: the median of the pairwise
+    # ratios, robust to a machine whose load changes during the measurement.
+    commands = {c: [sys.executable, "-m", "grader", "check", c, "--solutions"] for c in CHAPTERS}
+    timed(commands["09"])  # the course copy's cluster exists after this one
+    walls: dict[str, list[float]] = {c: [] for c in CHAPTERS}
+    for _ in range(runs):
+        for chapter, command in commands.items():
+            walls[chapter].append(timed(command)[0])
+    lone03 = statistics.median(walls["03"])
+    later = {
+        c: (
+            statistics.median(walls[c]),
+            statistics.median(w / b for w, b in zip(walls[c], walls["03"], strict=True)),
+        )
+        for c in ("09", "10")
+    }
+    print(f"Python {sys.version.split()[0]}, {runs} runs each, medians")
+    print(f"bare imports (python -c 'import quart, httpx, pytest'): {baseline:.3f} s")
+    print(f"one-time init of the PostgreSQL cluster (initdb):        {init:.3f} s")
+    print(f"grader check 03 --solutions:                             {lone03:.3f} s")
+    target = FIRST_FACTOR * (baseline + init)
+    print(
+        f"first grader check 09 on a new copy: {first:.3f} s, "
+        f"{first / (baseline + init):.2f} x (imports + init); target <= {FIRST_FACTOR:g} x: "
+        f"{'met' if first <= target else 'MISSED'}"
+    )
+    for chapter, (wall, ratio) in later.items():
+        print(
+            f"later grader check {chapter}:              {wall:.3f} s, {ratio:.2f} x "
+            f"check 03 (median of pairwise ratios); target <= {LATER_FACTOR:g} x: "
+            f"{'met' if ratio <= LATER_FACTOR else 'MISSED'}"
+        )
     return 0
 
 

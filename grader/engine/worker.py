@@ -21,7 +21,8 @@ from pathlib import Path
 WARM = (
     "asyncio", "json", "pytest", "_pytest.config", "_pytest.main", "_pytest.python",
     "_pytest.runner", "_pytest.fixtures", "quart", "quart.testing", "werkzeug", "httpx",
-    "hypercorn", "looptime", "blockbuster", "grader.engine.child", "grader.engine.plugin",
+    "hypercorn", "looptime", "blockbuster", "asyncpg", "aiomcache", "websockets",
+    "prometheus_client", "grader.engine.child", "grader.engine.plugin",
     "grader.lab", "grader.lab.web", "grader.lab.market",
 )  # fmt: skip
 
