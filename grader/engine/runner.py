@@ -520,8 +520,7 @@ def exited(
     ]
     if code == PYTEST_INTERNAL_ERROR and not suspects:
         return Feedback(
-            f"The grader's process failed {when} (an internal error, not a verdict on your "
-            "code)",
+            f"The grader's process failed {when} (an internal error, not a verdict on your code)",
             got=text.cap(run.output.strip().splitlines()[-1]) if run.output.strip() else None,
             hint="Run the check again. If it happens again, run with --verbose and tell your "
             "teacher.",
