@@ -70,6 +70,9 @@ def main() -> int:
     # On SIGUSR1 the supervisor gets a stack dump: it names the learner's line that hangs,
     # in whichever thread it hangs (a check may call the learner's code from a thread).
     faulthandler.register(signal.SIGUSR1, file=int(config["stacks_fd"]), all_threads=True)
+    # And on a crash (a segmentation fault from runaway recursion, an abort): the dump then
+    # names the learner's line the process died on.
+    faulthandler.enable(file=int(config["stacks_fd"]), all_threads=True)
 
     import pytest
 

@@ -222,6 +222,8 @@ def _supervise(
                     if not selector.get_map() or not selector.select(0):
                         break
                     pump(0)
+                if "most recent call first" in stacks.decode("utf-8", "replace"):
+                    run.stack = stacks.decode("utf-8", "replace")  # it crashed: where
                 return
             limit = {"startup": STARTUP_SECONDS, "load": limits.load, "check": limits.check}.get(
                 phase, GRACE_SECONDS + limits.check

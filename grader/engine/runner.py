@@ -49,7 +49,8 @@ PRELOAD = ("quart", "httpx", "hypercorn", "asyncpg", "aiomcache", "websockets", 
 SIGNALS = {
     signal.SIGXCPU: "it used up its CPU time (the sandbox allows {cpu} s)",
     signal.SIGXFSZ: "it wrote a file larger than the sandbox allows",
-    signal.SIGSEGV: "it crashed (often: it ran out of memory, {memory} MB in the sandbox)",
+    signal.SIGSEGV: "it crashed (runaway recursion, or memory running out: the sandbox "
+    "allows {memory} MB)",
     signal.SIGABRT: "it crashed (often: it ran out of memory, {memory} MB in the sandbox)",
     signal.SIGKILL: "it was killed (often: a limit of the sandbox was reached)",
 }
@@ -504,7 +505,8 @@ def exited(
         return Feedback(
             f"The Python process running your code ended {when}: {reason}",
             where=stuck_where(run, copy, relpath),
-            hint="Look for a loop that never ends, or data that grows without end.",
+            hint="Look for a function that calls itself without end, a loop that never "
+            "ends, or data that grows without end.",
         )
     if "MemoryError" in run.output:
         return Feedback(
