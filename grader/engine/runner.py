@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -359,6 +360,7 @@ def prepare_scratch(
     return copy, work, lib
 
 
+@functools.cache
 def sandboxable() -> bool:
     """Whether a user of the sandbox's own can run this interpreter at all."""
     global _warned_root
