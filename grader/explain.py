@@ -211,7 +211,7 @@ def explain(exc: BaseException, learner: Path, relpath: str) -> Feedback:
             hint="asyncio.run() takes a coroutine object: call the function inside it, "
             "`asyncio.run(hello())`, not `asyncio.run(hello)`.",
         )
-    if isinstance(inner, AttributeError) and message.startswith("'coroutine' object"):
+    if isinstance(inner, AttributeError | TypeError) and "'coroutine' object" in message:
         return Feedback(
             said,
             where=at,

@@ -7,6 +7,9 @@ from typing import Any
 from .report import fold_tracebacks
 from .results import ChapterResult, CheckResult
 
+OUTPUT_BUDGET = 3_000  # characters of one test's output: a whole report stays readable
+SUMMARY_BUDGET = 20_000  # characters of the top-level output
+
 
 def check_output(check: CheckResult) -> str:
     parts = []
@@ -14,8 +17,14 @@ def check_output(check: CheckResult) -> str:
         parts.append("\n".join(check.feedback.lines()))
         if check.output:
             parts.append("Your code printed:\n" + fold_tracebacks(check.output))
-    parts.extend(check.notes)
-    return "\n\n".join(parts)
+    parts.extend(check.notes[:3])
+    return budget("\n\n".join(parts), OUTPUT_BUDGET)
+
+
+def budget(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n... ({len(text) - limit:,} more characters not shown)"
 
 
 def results_json(chapters: list[ChapterResult], wall_seconds: float) -> dict[str, Any]:
@@ -44,7 +53,9 @@ def results_json(chapters: list[ChapterResult], wall_seconds: float) -> dict[str
     return {
         "score": sum(c.score for c in chapters),
         "execution_time": round(wall_seconds, 3),
-        "output": "\n".join([f"{passed}/{total} checks passed", *problems, *notes]),
+        "output": budget(
+            "\n".join([f"{passed}/{total} checks passed", *problems, *notes]), SUMMARY_BUDGET
+        ),
         "visibility": "visible",
         "tests": tests,
     }

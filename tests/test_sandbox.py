@@ -33,7 +33,7 @@ CASES: dict[str, tuple[str, str, float]] = {
     "clock_replaced": ("02", "Your code replaced loop.time", 30),
     "event_loop_policy": ("02", "fetch_both() took 2.00 s", 30),
     "builtins_swap": ("00", "Your file imported builtins", 30),
-    "frame_walk": ("00", "used object.__getattr__", 30),
+    "frame_walk": ("00", "read a frame (tb_frame)", 30),
     "task_stack_walk": ("00", "walks the stack frames of tasks", 30),
     "settrace_cheat": ("00", "used sys.settrace", 30),
     "kill_the_grader": ("00", "sent a signal (os.kill)", 30),
@@ -48,12 +48,21 @@ CASES: dict[str, tuple[str, str, float]] = {
     "slow_import": ("00", "slow_import.py took 9.", 45),
     "stops_the_loop": ("00", "stops_the_loop.py, line 7: asyncio.get_running_loop().stop()", 30),
     "terminal_escapes": ("00", "All checks pass. Well done!", 30),
+    # Found by a hostile review: each once gave full marks, unflagged.
+    "frames_to_the_plugin": ("00", "used sys._getframe", 30),
+    "swap_a_function_code": ("00", "read compiled code (__code__)", 30),
+    "refused_actions_in_a_thread": ("00", "started a process (subprocess.Popen)", 30),
+    "clock_through_vars": ("02", "fetch_both() took 2.00 s", 30),
+    "loop_callback_signal": ("00", "sent a signal (os.kill)", 30),
+    "forbidden_imports_in_a_thread": ("00", "imports pkgutil, which reaches modules", 30),
+    "huge_report": ("16", "checks passed", 90),
 }
 # Files that are correct code whose only fault is what they leave behind or print: a full
 # score is right for them, as long as nothing is left behind.
 HARMLESS_WHEN_CONTAINED = {"process_pool_sleepers", "flood_raw_output"}
 # Processes some files start: none may be alive once the grader has answered.
 LEFT_BEHIND = {
+    "refused_actions_in_a_thread": "hostile-left",
     "detached_spawn": "grader-adversarial-detached",
     "process_pool_sleepers": "grader-adversarial-sleeper",
     "subprocess_spawn": "sleep 1000",
@@ -339,3 +348,16 @@ def test_a_terminal_shows_which_check_runs(tmp_path: Path) -> None:
     os.close(parent)
     text = seen.decode("utf-8", "replace")
     assert "check 1/8" in text and "All checks pass" in text
+
+
+def test_a_file_too_deeply_nested_to_parse_fails_its_chapter_only(tmp_path: Path) -> None:
+    """ast.parse gives up (RecursionError, MemoryError) on some files: the scan must not
+    crash the grader, and a submission's other chapters are still graded."""
+    deep = tmp_path / "ex01_coroutines.py"
+    deep.write_text("x = " + "+".join("1" * 300_000) + "\n")
+    (tmp_path / "ex00_start.py").write_text((ROOT / "solutions" / "ex00_start.py").read_text())
+    graded = grader("check", "00,01", "--submission", str(tmp_path), "--json")
+    assert graded.code == 1, graded.stderr
+    by_chapter = {t["name"][:2] for t in graded.json["tests"] if t["status"] == "passed"}
+    assert by_chapter == {"00"}
+    assert graded.json["score"] == 4

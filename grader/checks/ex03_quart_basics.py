@@ -144,7 +144,8 @@ def items_hint(reply: Reply, n: int) -> str:
 @check("GET /items/<id> answers items 1 to 100", task=5)
 async def test_items(learner: Learner) -> None:
     client = build_app(learner).test_client()
-    for n in (1, 42, 100):
+    # Every one of them: a handful of fixed ids could be answered by a lookup table.
+    for n in range(1, 101):
         reply = await call(client, "GET", f"/items/{n}")
         expect_json(reply, {"id": n, "name": f"item {n}"}, hint=items_hint(reply, n))
 

@@ -5,6 +5,10 @@ grader's copy of exercises/ex14_todo_app.py), named for what a user of the app w
 The learner's tests run on the given app first (all must pass, twice; see
 grader.lab.learner_tests), then on the faulty one: the check passes when one of them fails.
 Three faults show only when requests overlap, one only in a loop that stops running.
+
+A fault changes lines of the app and never moves one (grader.lab.learner_tests.app_version
+pads a shorter edit with blank lines and refuses a longer one, `;` joins statements): a
+faulty app differs from the given one only in what it does.
 """
 
 from grader.lab import Learner, check
@@ -141,8 +145,7 @@ ANSWERED_WITH_ANOTHER = Fault(
         (
             CREATED,
             "        await todos.add(title, done)\n"
-            "        todo = (await todos.select())[-1]\n"
-            "        return todo, 201\n",
+            "        return (await todos.select())[-1], 201\n",
         ),
     ),
     "Send several POSTs at once with different titles, and check that each answer is the "
@@ -152,10 +155,9 @@ LOST_UPDATE = Fault(
     (
         (
             "        todo = await todos.update(todo_id, changes)\n",
-            "        current = await todos.get(todo_id)\n"
-            "        if current is not None:\n"
-            "            changes = {**current, **changes}\n"
-            "        todo = await todos.update(todo_id, changes)\n",
+            # Reads the whole to-do, then writes it all back after the store's wait.
+            "        todo = await todos.update(todo_id, "
+            "{**(await todos.get(todo_id) or {}), **changes})\n",
         ),
     ),
     "Send two updates of one to-do at once (one changes the title, the other `done`), then "
@@ -166,10 +168,13 @@ LOST_UPDATE = Fault(
 
 BLOCKING_STORE = Fault(
     (
-        ("import asyncio\n", "import asyncio\nimport time\n"),
         # A blocking wait (time.sleep, as a sync database driver does). A tenth of the delay
         # in real time keeps the check quick; in loop time it takes nothing, which is the point.
-        ("        await asyncio.sleep(self.delay)\n", "        time.sleep(self.delay / 10)\n"),
+        # Imported where it is used: the module's names stay those of the given app.
+        (
+            "        await asyncio.sleep(self.delay)\n",
+            '        __import__("time").sleep(self.delay / 10)\n',
+        ),
     ),
     "Every answer is still right: only the event loop shows it. Run a task beside the "
     "requests (one that counts `await asyncio.sleep(0.01)` ticks) and check that it kept "

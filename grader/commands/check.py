@@ -86,14 +86,24 @@ def run(
                     print_chapter(out, chapter, result, verbose=verbose)
                 continue
             with progress.chapter(chapter, len(chapters)) as on_event:
-                result = run_chapter(
-                    course,
-                    chapter,
-                    path,
-                    check_timeout=timeout,
-                    deadline=deadline,
-                    on_event=on_event,
-                )
+                try:
+                    result = run_chapter(
+                        course,
+                        chapter,
+                        path,
+                        check_timeout=timeout,
+                        deadline=deadline,
+                        on_event=on_event,
+                    )
+                except Exception as error:  # noqa: BLE001  (the other chapters still count)
+                    if len(chapters) == 1:
+                        raise
+                    result = not_run(
+                        course,
+                        chapter,
+                        course.relative(path),
+                        Feedback(f"The grader failed on this chapter ({type(error).__name__})"),
+                    )
             results.append(result)
             if not quiet:
                 print_chapter(out, chapter, result, verbose=verbose)
@@ -137,7 +147,8 @@ def print_json(results: list[ChapterResult], started: float, *, stopped: bool = 
     data = results_json(results, time.perf_counter() - started)
     if stopped:
         data["output"] = "Grading was stopped before every check had run.\n" + data["output"]
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    # Not ensure_ascii: escaped, a learner's non-ASCII text would take six times the room.
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def _stop(signum: int, frame: FrameType | None) -> Any:

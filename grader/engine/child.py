@@ -29,7 +29,7 @@ WORKER_POLICY = "GRADER_SANDBOX_POLICY"
 UNUSED_PLUGINS = (
     "cacheprovider", "stepwise", "unraisableexception", "threadexception", "doctest",
     "junitxml", "pastebin", "legacypath", "tmpdir", "monkeypatch", "recwarn", "setuponly",
-    "setupplan", "debugging", "faulthandler", "logging",
+    "setupplan", "debugging", "faulthandler", "logging", "warnings",
 )  # fmt: skip
 INI = Path(__file__).resolve().parent.parent / "checks" / "pytest.ini"
 
@@ -99,6 +99,9 @@ def main() -> int:
         str(INI.parent),
         "-q",
         "-s",
+        # importlib: pytest imports the checks without putting the course folder on
+        # sys.path (prepend would, for grader/checks/__init__.py, at the first check).
+        "--import-mode=importlib",
         *(word for plugin in UNUSED_PLUGINS for word in ("-p", f"no:{plugin}")),
     ]
     return int(pytest.main(args, plugins=[plugin]))

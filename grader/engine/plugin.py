@@ -14,16 +14,21 @@ is bound when the plugin is made, so later changes to modules or classes cannot 
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
+import re
+import sys
 import time
-from collections.abc import Callable, Generator
+import warnings
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..explain import explain, explain_load, format_traceback, stuck_before
+from ..explain import explain, explain_load, format_traceback, source_line, stuck_before
 from ..lab.clock import clock_replaced, clock_went_back, new_virtual_loop, stopped_at
 from ..lab.feedback import CheckFailed
 from ..lab.learner import Learner, load_module
@@ -165,12 +170,16 @@ class GraderPlugin:
         forget_loops()  # no loop history from earlier checks
         self._write("start", id=item.name)
         started = time.perf_counter()
-        with captured() as out:
+        with captured() as out, never_awaited() as unawaited:
             try:
                 result = yield
             finally:
                 changes = self._verify()
-        passed, feedback, notes = self._verdict(state, changes, out.total)
+            passed, feedback, notes = self._verdict(state, changes, out.total)
+            if not passed:
+                gc.collect()  # a coroutine nobody awaited is reported when it is collected
+        if not passed and feedback is not None and unawaited:
+            feedback = self._name_missing_await(feedback, unawaited)
         self._write(
             "result",
             id=item.name,
@@ -212,6 +221,28 @@ class GraderPlugin:
                 state.feedback = explain(error, self.path, self.relpath)
                 state.traceback = format_traceback(error, self.path, self.relpath)
         return False, state.feedback, notes
+
+    def _name_missing_await(self, feedback: Feedback, unawaited: list[str]) -> Feedback:
+        """A coroutine created and never awaited is the learner's most common mistake; its
+        origin (tracked while checks run) names the line that forgot the `await`."""
+        target = str(self.path)
+        for message in unawaited:
+            name = message.split("'")[1] if message.count("'") >= 2 else "a coroutine"
+            lines = [m for m in ORIGIN.finditer(message) if m["file"] == target]
+            if not lines:
+                continue
+            number = int(lines[-1]["line"])
+            where = f"{self.relpath}, line {number}: {source_line(self.path, number)}"
+            return Feedback(
+                feedback.summary,
+                expected=feedback.expected,
+                got=feedback.got,
+                where=feedback.where if "'coroutine' object" not in feedback.summary else where,
+                hint=f"Your code called {name}() at {where} and never awaited it: a "
+                "missing `await`? Calling a coroutine function only makes a coroutine; "
+                "`await` runs it." + (f" {feedback.hint}" if feedback.hint else ""),
+            )
+        return feedback
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.state.phases[report.when] = report.outcome
@@ -282,6 +313,30 @@ class GraderPlugin:
                     got="the loop's time was set back, or its clock replaced",
                     hint="Never assign to the loop's attributes; measure with loop.time().",
                 )
+
+
+ORIGIN = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
+
+
+@contextmanager
+def never_awaited() -> Iterator[list[str]]:
+    """The "coroutine ... was never awaited" warnings of a check, each with the lines the
+    coroutine was created at; they are still shown as usual."""
+    found: list[str] = []
+    original = warnings.showwarning
+    sys.set_coroutine_origin_tracking_depth(16)
+
+    def record(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, RuntimeWarning) and "was never awaited" in str(message):
+            found.append(str(message))
+        original(message, category, *args, **kwargs)
+
+    warnings.showwarning = record
+    try:
+        yield found
+    finally:
+        warnings.showwarning = original
+        sys.set_coroutine_origin_tracking_depth(0)
 
 
 def capped(feedback: Feedback | None) -> dict[str, Any] | None:

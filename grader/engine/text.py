@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-FIELD_CHARS = 2_000  # summary, where, expected, got, hint
+FIELD_CHARS = 1_000  # summary, where, expected, got, hint
 OUTPUT_CHARS = 4_000  # what the learner's code printed during one check
 TRACEBACK_CHARS = 12_000
 LINE_CHARS = 400  # one line of printed output or source

@@ -59,8 +59,9 @@ def main() -> int:
         try:
             task = json.loads(line)
             chapter = course.chapter(task["chapter"])
-            result = run_chapter(course, chapter, Path(task["file"]), fork=True)
-            result.file = task.get("relpath", result.file)
+            result = run_chapter(
+                course, chapter, Path(task["file"]), fork=True, shown_as=task.get("relpath")
+            )
             answer = asdict(result)
         except Exception as error:  # noqa: BLE001  (one submission never stops the worker)
             answer = {"error": f"{type(error).__name__}: {error}"}

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import traceback
-from collections.abc import Awaitable
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import looptime
@@ -19,13 +21,35 @@ from .feedback import fail
 
 T = TypeVar("T")
 
-# Kept in the loop's namespace under names that are not identifiers: `loop.x = ...` cannot
-# reach them, and the static scan flags `__dict__`.
-CLOCK, WENT_BACK, STOPPED_AT = "grader clock", "grader clock went back", "grader stopped at"
-REPLACED = "grader clock replaced"
-PROTECTED = frozenset(
-    {"time", "call_at", "call_later", "stop", CLOCK, WENT_BACK, STOPPED_AT, REPLACED}
-)
+PROTECTED = frozenset({"time", "call_at", "call_later", "stop"})
+
+
+@dataclass
+class _Record:
+    """What the grader keeps about one of its loops, out of the loop's own namespace (which
+    `vars(loop)` would hand to anyone)."""
+
+    now: int | None = None
+    went_back: bool = False
+    replaced: str | None = None
+    stopped_at: traceback.StackSummary | None = None
+
+
+def _keeper() -> Callable[[asyncio.AbstractEventLoop], _Record]:
+    records: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Record] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def record(loop: asyncio.AbstractEventLoop) -> _Record:
+        found = records.get(loop)
+        if found is None:
+            found = records[loop] = _Record()
+        return found
+
+    return record
+
+
+_record = _keeper()
 
 
 class GraderLoop(looptime.make_event_loop_class(asyncio.SelectorEventLoop)):  # type: ignore[misc]
@@ -35,23 +59,23 @@ class GraderLoop(looptime.make_event_loop_class(asyncio.SelectorEventLoop)):  # 
     back and remembers that something tried."""
 
     def _get_now(self) -> int:
-        try:
-            return self.__dict__[CLOCK]  # type: ignore[no-any-return]
-        except KeyError:
-            raise AttributeError(CLOCK) from None  # looptime's first setup expects this
+        now = _record(self).now
+        if now is None:
+            raise AttributeError("now")  # looptime's first setup expects this
+        return now
 
     def _set_now(self, value: int) -> None:
-        current = self.__dict__.get(CLOCK)
-        if current is not None and value < current:
-            self.__dict__[WENT_BACK] = True
+        record = _record(self)
+        if record.now is not None and value < record.now:
+            record.went_back = True
             return
-        self.__dict__[CLOCK] = value
+        record.now = value
 
     _LoopTimeEventLoop__now = property(_get_now, _set_now)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in PROTECTED:
-            self.__dict__[REPLACED] = name
+            _record(self).replaced = name
             return
         super().__setattr__(name, value)
 
@@ -59,7 +83,7 @@ class GraderLoop(looptime.make_event_loop_class(asyncio.SelectorEventLoop)):  # 
         # run_until_complete stops the loop through a callback when its future is done; a
         # learner's loop.stop() ends a check early instead. The latest call is the one that
         # counts when run_until_complete then complains that the loop stopped.
-        self.__dict__[STOPPED_AT] = traceback.extract_stack(sys._getframe(1), limit=30)
+        _record(self).stopped_at = traceback.extract_stack(sys._getframe(1), limit=30)
         super().stop()
 
 
@@ -70,17 +94,17 @@ def new_virtual_loop() -> asyncio.AbstractEventLoop:
 
 
 def clock_went_back(loop: asyncio.AbstractEventLoop) -> bool:
-    return bool(loop.__dict__.get(WENT_BACK))
+    return _record(loop).went_back
 
 
 def clock_replaced(loop: asyncio.AbstractEventLoop) -> str | None:
     """The name of a part of the loop's clock that something tried to replace."""
-    return loop.__dict__.get(REPLACED)
+    return _record(loop).replaced
 
 
 def stopped_at(loop: asyncio.AbstractEventLoop) -> traceback.StackSummary | None:
     """Where loop.stop() was called from, if it was."""
-    return loop.__dict__.get(STOPPED_AT)
+    return _record(loop).stopped_at
 
 
 def now() -> float:

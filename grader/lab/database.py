@@ -5,6 +5,11 @@ connections it opens, what the server sees, and a learner's SQL error in plain w
         app = build_app(learner, dsn=db.dsn)
         with counting_connections() as opened: ...
         await db.rows("SELECT ...")                     # the grader's own connection
+
+The child that runs the checks (and the learner's code) never holds the superuser's DSN:
+`DATABASE_URL` there is the role `learner` (grader/lab/services.py), which owns each check's
+database. The grader's connection here is that role too, which is all it needs: the app's
+tables are the learner's, and pg_stat_activity shows any role its own sessions.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from .feedback import CheckFailed, fail
 
 @dataclass
 class Database:
-    """A fresh database for one check, and the grader's own connection to it."""
+    """A fresh database for one check, and the grader's own connection to it (as the
+    learner's role, the database's owner)."""
 
     dsn: str
     name: str
@@ -108,6 +114,10 @@ def counting_connections() -> Iterator[list[Any]]:
 
 # --- a learner's SQL, explained -------------------------------------------------------------
 
+CONNECT_AS_GIVEN = (
+    "Connect with the dsn that create_app was given (or DATABASE_URL when it is None), as "
+    "it is: it names the user your app may connect as, and no other user gets in."
+)
 SQL_ADVICE: dict[str, str] = {
     "42601": "PostgreSQL could not read the SQL: look for a typo, a missing comma or a "
     "quote, and compare with the examples in the notebook.",
@@ -124,6 +134,13 @@ SQL_ADVICE: dict[str, str] = {
     "right type (an int for LIMIT and OFFSET, not a str).",
     "08P01": "The query and its parameters do not match: as many values as $1, $2... in "
     "the SQL, in that order.",
+    # The grader's PostgreSQL gives the app an ordinary role, as a real deployment should.
+    "42501": "Your app connects as an ordinary database user, as an app should: it owns its "
+    "database and may do anything inside it, but the server refuses it the server's files, "
+    "its programs, its settings and other users. The exercise needs none of them: remove "
+    "that statement.",
+    "28P01": CONNECT_AS_GIVEN,
+    "28000": CONNECT_AS_GIVEN,
 }
 
 
@@ -143,7 +160,8 @@ def sql_problem(error: BaseException) -> tuple[str, str] | None:
                 "the statement. Pass values as parameters: fetchrow('... VALUES ($1, $2)', "
                 "name, email)."
             )
-        return f"PostgreSQL refused your SQL: {message} ({type(error).__name__})", advice
+        what = "the connection" if state.startswith("28") else "your SQL"
+        return f"PostgreSQL refused {what}: {message} ({type(error).__name__})", advice
     if isinstance(error, asyncpg.InterfaceError):
         advice = "Read asyncpg's message: it names what it refused."
         if "another operation is in progress" in message:

@@ -18,6 +18,19 @@ How the learner's tests run, and why:
 - The checks are plain (sync) checks: the grader's own blocking-call detection is never
   active while the learner's tests run, so a faulty app's blocking call reaches the tests
   as it is; the tests must notice it themselves.
+
+How a check judges (`expect_caught`): a test earns a check only by telling the faulty app
+from the given one by what the app does. So every run looks the same to the learner's code
+except for the app's behaviour:
+- the runs on the given app and the one on the faulty app come in an order drawn in secret
+  from os.urandom for each check, every check makes all of them, and a check counts only
+  when every run on the given app passes; once one has failed, no later check counts;
+- every run executes the learner's file afresh (new module globals, a new copy of its
+  builtins) in the environment as the child started (os.environ), so no run can leave
+  anything there for the next;
+- a faulty version is the given source with a few lines changed and no line moved: the same
+  module name, file, qualified names, module globals and line numbers, a new module for
+  every run, given or faulty.
 """
 
 from __future__ import annotations
@@ -51,18 +64,38 @@ logging.getLogger(APP_MODULE).addHandler(logging.NullHandler())
 
 
 def app_version(edits: Sequence[tuple[str, str]] = ()) -> types.ModuleType:
-    """The given app, or a version of it with each `old` text replaced by `new`."""
+    """The given app, or a version of it with each `old` text replaced by `new`: a new module
+    at every call, so that no run's app is the same object as another run's.
+
+    An edit never moves a line: a shorter `new` is padded with blank lines, a longer one is
+    refused. Every function and class of a faulty version then starts on the line it starts
+    on in the given app (what inspect.getsourcelines, tracebacks and `__firstlineno__` show),
+    so only what the app does tells a faulty version from the given one.
+    """
     source = GIVEN_APP.read_text(encoding="utf-8")
     for old, new in edits:
         count = source.count(old)
         if count != 1:
             raise ValueError(f"a fault's edit matches {count} places in the given app: {old!r}")
-        source = source.replace(old, new)
+        missing = old.count("\n") - new.count("\n")
+        if missing < 0:
+            raise ValueError(
+                f"a fault's edit adds {-missing} line(s) to the given app: write it on as many "
+                f"lines as it replaces (`;` joins statements): {new!r}"
+            )
+        source = source.replace(old, new + "\n" * missing)
     module = types.ModuleType(APP_MODULE)
     module.__file__ = str(GIVEN_APP)
     with as_app_module(module):
         exec(compile(source, str(GIVEN_APP), "exec", dont_inherit=True), module.__dict__)
+    if edits and list(module.__dict__) != given_names():
+        raise ValueError("a fault's edit changes the names the app module defines")
     return module
+
+
+@functools.cache
+def given_names() -> list[str]:
+    return list(app_version().__dict__)
 
 
 @contextmanager
@@ -88,7 +121,9 @@ def load_tests(learner: Learner) -> types.ModuleType:
     module = types.ModuleType(learner.module.__name__)
     module.__file__ = str(path)
     namespace = module.__dict__
-    namespace["__builtins__"] = learner.module.__dict__.get("__builtins__", builtins)
+    # A copy for every run: what one run stores in its builtins, the next does not find.
+    given = learner.module.__dict__.get("__builtins__", builtins)
+    namespace["__builtins__"] = dict(given if isinstance(given, dict) else vars(given))
     namespace["@py_builtins"] = types.SimpleNamespace(locals=locals, globals=globals)
     namespace["@pytest_ar"] = types.SimpleNamespace(
         **{name: getattr(rewrite, name) for name in helpers}
@@ -291,10 +326,28 @@ def run_suite(
     first_failure: bool = False,
 ) -> Run:
     """Run the learner's tests against `version` in a nested pytest session."""
+    with pristine_environ():
+        return _run_suite(learner, version, module, reverse, leave_out, only, first_failure)
+
+
+def _run_suite(
+    learner: Learner,
+    version: types.ModuleType,
+    module: types.ModuleType | None,
+    reverse: bool,
+    leave_out: Sequence[str],
+    only: Sequence[str] | None,
+    first_failure: bool,
+) -> Run:
     path = Path(learner.path)
     if module is None:
-        with as_app_module(version):  # what the learner's `import ex14_todo_app` gets
-            module = load_tests(learner)
+        try:
+            with as_app_module(version):  # what the learner's `import ex14_todo_app` gets
+                module = load_tests(learner)
+        except Exception as error:  # noqa: BLE001  (the engine imported it once: it can run)
+            failed = Run(exit_code=int(pytest.ExitCode.INTERRUPTED))
+            failed.collection_errors.append(f"{type(error).__name__}: {error}")
+            return failed
     runner = SuiteRunner(
         module,
         path,
@@ -338,6 +391,34 @@ def run_suite(
     return runner.run
 
 
+# The environment as the process started, before any code of the learner's ran (the checks,
+# and so this module, are imported before the learner's file).
+ENVIRON = os.environ
+PRISTINE_ENVIRON = dict(os.environ)
+
+
+@contextmanager
+def pristine_environ() -> Iterator[None]:
+    """For one run of the learner's tests, os.environ as the process started; afterwards, as
+    it was before the run. Whatever a run writes there (a count of runs), the next run does
+    not find."""
+    bound, saved = os.environ, dict(ENVIRON)
+    # The real mapping, even when os.environ was rebound to an object of the learner's.
+    os.environ = ENVIRON  # noqa: B003  (its contents are reset next)
+    reset_environ(PRISTINE_ENVIRON)
+    try:
+        yield
+    finally:
+        reset_environ(saved)
+        os.environ = bound  # noqa: B003
+
+
+def reset_environ(values: dict[str, str]) -> None:
+    if dict(ENVIRON) != values:
+        ENVIRON.clear()
+        ENVIRON.update(values)
+
+
 @contextmanager
 def no_plugin_autoload() -> Iterator[None]:
     """Only the plugins named here: none of the environment's (pytest-asyncio, looptime's
@@ -370,10 +451,12 @@ class Fault:
 
 @dataclass
 class Baseline:
-    """The learner's tests on the given app: twice, the second time in reverse order."""
+    """The learner's tests on the given app: twice, the second time in reverse order. And,
+    kept from check to check, the first failure on the given app in a check's runs."""
 
     first: Run
     second: Run
+    failed_again: Outcome | None = None
 
     @property
     def not_written(self) -> list[str]:
@@ -394,12 +477,9 @@ def register_given_app() -> None:
 def baseline(learner: Learner) -> Baseline:
     key = (str(learner.path), Path(learner.path).read_bytes())
     if key not in _BASELINES:
-        given = app_version()
-        with as_app_module(given):
-            module = load_tests(learner)
-        first = run_suite(learner, given, module=module)
+        first = run_suite(learner, app_version())
         leave_out = [o.name for o in first.outcomes.values() if o.status != "passed"]
-        second = run_suite(learner, given, module=module, reverse=True, leave_out=leave_out)
+        second = run_suite(learner, app_version(), reverse=True, leave_out=leave_out)
         _BASELINES[key] = Baseline(first, second)
     return _BASELINES[key]
 
@@ -513,29 +593,46 @@ def where_failed(learner: Learner, outcome: Outcome) -> str | None:
     return where(frames[-1], learner.relpath) if frames else None
 
 
+GIVEN_RUNS = 2  # runs on the given app in every check, beside the one on the faulty app
+WHOLE_RUN = ""  # Outcome.name of a run that stopped as a whole (not one test's failure)
+
+
 def expect_caught(learner: Learner, fault: Fault) -> None:
-    """The check of one fault: the learner's sound tests, and one of them fails on it (and
-    still passes on the given app when it runs again, so that a flaky test earns nothing)."""
+    """The check of one fault: one of the learner's sound tests fails on the faulty app, and
+    none fails on the given app when the tests run on it again in the same check.
+
+    The faulty app runs once among GIVEN_RUNS runs on the given app, at a place drawn in
+    secret, and every check makes all its runs, each as like the others as the app's
+    behaviour allows: the learner's code cannot know which run is the faulty one, so a test
+    that fails at some runs (a count kept between runs, chance) risks failing on the given
+    app. Once one has, no later check counts either: a suite that gambles in every check
+    (with a test of its own for each) would win one check in GIVEN_RUNS + 1; this way it
+    wins none with a chance of GIVEN_RUNS in GIVEN_RUNS + 1 (a sound suite loses nothing).
+    """
     base = baseline(learner)
     expect_sound(learner, base)
-    passing = [o.name for o in base.first.with_status("passed")]
-    run = run_suite(learner, app_version(fault.edits), only=passing, first_failure=True)
-    caught = run.failed
+    if base.failed_again is not None:
+        raise failed_on_given_app_again(learner, base.failed_again, now=False)
+    usable = [o.name for o in base.first.with_status("passed")]
+    faulty_at = secret_below(GIVEN_RUNS + 1)
+    # Made before the first run: nothing the grader does between runs depends on the order.
+    versions = [app_version(fault.edits if at == faulty_at else ()) for at in range(GIVEN_RUNS + 1)]
+    caught: list[Outcome] = []
+    # Every run is made, whatever the earlier ones showed: how many runs a check makes must not
+    # tell the learner's code where the faulty one was (after a run on the faulty app that no
+    # test failed, a test could otherwise fail at the last run and be sure to catch it).
+    for at, version in enumerate(versions):
+        run = run_suite(learner, version, only=usable, first_failure=True)
+        if at == faulty_at:
+            caught = run.failed
+            continue
+        failure = given_app_failure(run)
+        if failure is not None:
+            base.failed_again = failure
+            raise failed_on_given_app_again(learner, failure, now=True)
     if caught:
-        again = run_suite(learner, app_version(), only=[caught[0].name])
-        if again.with_status("passed"):
-            return
-        raise CheckFailed(
-            f"Your test {caught[0].name} failed on this faulty app, but then failed on the "
-            "given app too",
-            where=where_failed(learner, caught[0]),
-            expected="a test that always passes on the given app and fails on this one",
-            got=caught[0].summary(),
-            hint="The test fails now and then whatever the app: it depends on something "
-            "that changes from run to run (the clock, chance, what an earlier run left "
-            "behind). Make it depend on the app's answers only.",
-        )
-    got = f"all {len(run.with_status('passed'))} of your tests that ran passed on it"
+        return
+    got = f"all {len(usable)} of your tests that ran passed on it"
     if base.not_written:
         got += f"; not written yet: {names(base.not_written)}"
     fail(
@@ -543,6 +640,48 @@ def expect_caught(learner: Learner, fault: Fault) -> None:
         expected="at least one test that passes on the given app and fails on this one",
         got=got,
         hint=fault.hint,
+    )
+
+
+def secret_below(n: int) -> int:
+    """A number from 0 to n - 1 that no code of the learner's can know or steer: from the
+    operating system (os.urandom as this module was imported), with no state to read."""
+    return int.from_bytes(_urandom(8), "big") % n
+
+
+_urandom = os.urandom  # a learner's `os.urandom = ...` (or random's) does not reach it
+
+
+def given_app_failure(run: Run) -> Outcome | None:
+    """The first sign in a run on the given app that a test did not pass."""
+    for outcome in run.outcomes.values():
+        if outcome.status in ("failed", "not written"):
+            return outcome
+    stopped = run.exit_code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
+    if run.collection_errors or stopped:
+        lines = [line for line in "".join(run.collection_errors).splitlines() if line.strip()]
+        said = "pytest was stopped (pytest.exit, KeyboardInterrupt or SystemExit in a test)"
+        return Outcome(WHOLE_RUN, "failed", report=lines[-1] if lines else said)
+    return None
+
+
+def failed_on_given_app_again(learner: Learner, outcome: Outcome, *, now: bool) -> CheckFailed:
+    which = f"Your test {outcome.name} failed"
+    if outcome.name == WHOLE_RUN:
+        which = "Your tests could not run to their end"
+    summary = f"{which} on the given app when your tests ran on it again"
+    if not now:
+        summary += ", in an earlier check: until they pass there every time, no check counts"
+    return CheckFailed(
+        summary,
+        where=where_failed(learner, outcome),
+        expected="every test passes on the given app every time it runs: in each check the "
+        "grader runs your tests on the given app and on the faulty one, in an order your "
+        "tests cannot know",
+        got=outcome.summary(),
+        hint="The test depends on something that changes from run to run (a count kept "
+        "between runs, the clock, chance, what an earlier run left behind) instead of on the "
+        "app's answers alone. Make it depend on what the app answers only.",
     )
 
 

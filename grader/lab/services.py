@@ -13,6 +13,14 @@ notebooks, the checks and the course's tests alike, with nothing to install but 
 - `DATABASE_URL` (a DSN whose user may CREATE DATABASE) and `MEMCACHED` (host:port) point
   everything at existing servers instead.
 
+Who connects to PostgreSQL as whom. The superuser (`postgres`) needs a password, kept beside
+the cluster in a file that only the grader and the server's user can read: it is for the
+grader's own work (making databases, dropping leftovers) and never reaches a learner's code.
+The learner's code, the checks in its child and the notebooks' blocks connect as the role
+`learner` (no password, TCP only): an ordinary role that may create databases and owns the
+ones made for it, and nothing more. PostgreSQL itself refuses it what would reach outside
+the database: COPY TO/FROM PROGRAM or a file, pg_read_file, ALTER SYSTEM, other roles.
+
 Neither server runs as root: PostgreSQL refuses to, and memcached should not. When the
 grader runs as root (containers, CI, Binder-like images), both run as the user `nobody`,
 and the cluster's folder belongs to it. Servers started here are stopped when their block
@@ -21,7 +29,7 @@ or is killed leaves none running. A run's copy of the cluster left behind by a k
 grader is removed by the next run.
 
     with for_chapter(["postgres"], course) as env:    # the grader: env for the learner's child
-        env["DATABASE_URL"]
+        env["DATABASE_URL"]                           # the learner's role, not the admin
     async with postgres() as dsn:                     # a notebook: a fresh database
         pool = await asyncpg.create_pool(dsn)
     async with memcached() as server:                 # a notebook: a private memcached
@@ -51,7 +59,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ..course import Course, CourseError, find_root
 
@@ -63,6 +71,21 @@ PROBLEM = "_PROBLEM"
 # Set for the learner's child when its PostgreSQL is a copy thrown away after the run.
 THROWAWAY = "GRADER_DATABASES_THROWAWAY"
 UNPRIVILEGED_USER = "nobody"
+ADMIN_ROLE = "postgres"  # the superuser: the grader's own connections only
+LEARNER_ROLE = "learner"  # what a learner's code (and every check in its child) connects as
+# Databases made ahead, while the learner's child starts: their names wait in this table
+# (in the server's own `postgres` database, made with the cluster) until a check takes one.
+MADE_TABLE = "grader_made_databases"
+# Beside the cluster, not in it: a run's copy of the cluster (in /dev/shm) does not carry it.
+PASSWORD_FILE = "superuser-password"
+# Over TCP only (no Unix socket). Nothing but `learner` gets in without a password: with
+# trust for every role, as before, any code could connect as the superuser.
+POSTGRES_HBA = f"""\
+# Written by the course (grader/lab/services.py).
+# TYPE  DATABASE  USER          ADDRESS       METHOD
+host    all       {LEARNER_ROLE}       127.0.0.1/32  trust
+host    all       all           127.0.0.1/32  scram-sha-256
+"""
 START_SECONDS = 30.0  # a busy CI machine; a server is normally ready in well under 1 s
 STOP_SECONDS = 10.0
 POSTGRES_SETTINGS = {
@@ -167,6 +190,8 @@ class Server:
     cleanup: list[Callable[[], None]] = field(default_factory=list)
     # Its data is thrown away when it stops: databases made on it need not be dropped.
     throwaway: bool = False
+    # The superuser's password (PostgreSQL of our own); never in a learner's environment.
+    password: str = field(default="", repr=False)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -341,9 +366,12 @@ def _owned_folder(path: Path, ids: tuple[int, int] | None) -> None:
     path.chmod(0o700)
 
 
-def _run(command: list[str], ids: tuple[int, int] | None, what: str) -> None:
+def _run(
+    command: list[str], ids: tuple[int, int] | None, what: str, *, script: str | None = None
+) -> None:
     done = subprocess.run(  # noqa: S603  (fixed command lines)
         command,
+        input=script,
         capture_output=True,
         text=True,
         timeout=300,
@@ -351,8 +379,32 @@ def _run(command: list[str], ids: tuple[int, int] | None, what: str) -> None:
         cwd="/",
         **_as_user(ids),
     )
-    if done.returncode != 0:
-        raise ServiceUnavailable(f"{what} failed:\n{(done.stdout + done.stderr)[-2000:]}")
+    output = done.stdout + done.stderr
+    # PostgreSQL's single-user mode exits with 0 after a statement failed: read its log too.
+    if done.returncode != 0 or (script is not None and ("ERROR:" in output or "FATAL:" in output)):
+        raise ServiceUnavailable(f"{what} failed:\n{output[-2000:]}")
+
+
+def _write_private(path: Path, text: str, ids: tuple[int, int] | None = None) -> None:
+    """A file only its owner can read (the server's user with `ids`), made complete or not
+    at all."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    if ids is not None:
+        os.chown(partial, *ids)
+    os.replace(partial, path)
+
+
+def _cluster_ready(home: Path) -> bool:
+    # A cluster without the password file beside it is one of an earlier course: every role
+    # got in without a password there, the superuser too. It is made again.
+    return (home / "cluster" / "PG_VERSION").is_file() and (home / PASSWORD_FILE).is_file()
+
+
+def superuser_password(home: Path) -> str:
+    return (home / PASSWORD_FILE).read_text().strip()
 
 
 def ensure_cluster(home: Path) -> Path:
@@ -368,24 +420,56 @@ def ensure_cluster(home: Path) -> Path:
     home.parent.mkdir(parents=True, exist_ok=True)
     _owned_folder(home, ids)
     template = home / "cluster"
-    if (template / "PG_VERSION").is_file():
+    if _cluster_ready(home):
         return template
     with open(home.with_name(home.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if (template / "PG_VERSION").is_file():
+        if _cluster_ready(home):
             return template
+        if template.exists():  # an earlier course's cluster, with no password: replaced
+            retired = home / f"cluster-retired-{os.getpid()}-{secrets.token_hex(4)}"
+            os.rename(template, retired)
+            shutil.rmtree(retired, ignore_errors=True)
         building = home / f"cluster-{os.getpid()}-{secrets.token_hex(4)}"
+        password = secrets.token_urlsafe(32)
+        given = home / f"initdb-password-{os.getpid()}-{secrets.token_hex(4)}"
+        _write_private(given, password + "\n", ids)  # initdb runs as the server's user
+        try:
+            _run(
+                [
+                    str(bin_dir / "initdb"), "-D", str(building), "-U", ADMIN_ROLE,
+                    "--auth=scram-sha-256", f"--pwfile={given}", "--encoding=UTF8",
+                    "--locale=C", "--no-sync", "--no-instructions", "--wal-segsize=1",
+                ],
+                ids,
+                "initialising the course's PostgreSQL cluster (initdb)",
+            )  # fmt: skip
+        finally:
+            given.unlink(missing_ok=True)
+        (building / "pg_hba.conf").write_text(POSTGRES_HBA)  # the file stays the server's
         _run(
             [
-                str(bin_dir / "initdb"), "-D", str(building), "-U", "postgres",
-                "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
-                "--wal-segsize=1",
+                str(bin_dir / "postgres"), "--single", "-D", str(building), "-F",
+                "-c", "dynamic_shared_memory_type=mmap", "postgres",
             ],
             ids,
-            "initialising the course's PostgreSQL cluster (initdb)",
+            "creating the learner's role in the course's PostgreSQL cluster",
+            script=_ROLES_SQL,
         )  # fmt: skip
+        _write_private(home / PASSWORD_FILE, password + "\n")  # the grader's, not the server's
         os.rename(building, template)  # complete or absent, never half made
     return template
+
+
+# Run once, as the cluster is made (single-user mode: one statement per line). `learner`
+# may log in and create databases (a check that finds none made ahead makes its own), and
+# take the names of the databases made ahead for it; nothing else. NOSUPERUSER keeps it out
+# of COPY ... PROGRAM, server files, ALTER SYSTEM and other roles.
+_ROLES_SQL = f"""\
+CREATE ROLE {LEARNER_ROLE} LOGIN NOSUPERUSER NOCREATEROLE CREATEDB NOREPLICATION NOBYPASSRLS;
+CREATE TABLE {MADE_TABLE} (name text PRIMARY KEY);
+GRANT SELECT, UPDATE, DELETE ON {MADE_TABLE} TO {LEARNER_ROLE};
+"""
 
 
 RUN_PREFIX = "async-quart-course-pg-"
@@ -475,6 +559,7 @@ def postgres_server(course_root: Path | None = None) -> Iterator[Server]:
                 data, stop_signal = cluster, signal.SIGINT
         server = stack.enter_context(_start_postgres(data, ids, stop_signal))
         server.throwaway = data != cluster
+        server.password = superuser_password(home)
         if data == cluster:
             _drop_leftovers(cluster, server)
         yield server
@@ -563,25 +648,66 @@ def _postmaster_ready(data: Path, port: int) -> bool:
     return len(lines) >= 8 and lines[3].strip() == str(port) and lines[7].strip() == "ready"
 
 
+def _ours(server: Server) -> bool:
+    return not (server.process is None and os.environ.get(DATABASE_URL))
+
+
 def admin_dsn(server: Server) -> str:
-    if server.process is None and os.environ.get(DATABASE_URL):
+    """The superuser's DSN, password included: for the grader's own connections only."""
+    if not _ours(server):
         return os.environ[DATABASE_URL]
-    return f"postgresql://postgres@{server.host}:{server.port}/postgres"
+    return (
+        f"postgresql://{ADMIN_ROLE}:{quote(server.password, safe='')}@{server.host}:"
+        f"{server.port}/postgres"
+    )
 
 
-def database_dsn(dsn: str, database: str) -> str:
-    """The same server and user, another database."""
+def learner_dsn(server: Server) -> str:
+    """The DSN a learner's code gets: the role `learner`, which can reach nothing outside
+    its own databases. On a server from $DATABASE_URL, that DSN as it is (whoever set it
+    chose its user)."""
+    if not _ours(server):
+        return os.environ[DATABASE_URL]
+    return f"postgresql://{LEARNER_ROLE}@{server.host}:{server.port}/postgres"
+
+
+def database_dsn(dsn: str, database: str, *, user: str | None = None) -> str:
+    """The same server and user (or `user`, without a password), another database."""
     parts = urlsplit(dsn)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+    netloc = parts.netloc
+    if user is not None:
+        netloc = f"{quote(user, safe='')}@{netloc.rpartition('@')[2]}"
+    return urlunsplit((parts.scheme, netloc, f"/{database}", parts.query, parts.fragment))
+
+
+def _without_password(dsn: str) -> tuple[str, str | None]:
+    """(the DSN without its password, the password): a password on a command line is there
+    for every user of the machine to read (ps)."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn, None
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    netloc = f"{user}@{host}" if user else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), unquote(
+        parts.password
+    )
 
 
 @contextlib.asynccontextmanager
 async def fresh_database(
-    dsn: str | None = None, *, prefix: str = "course", drop: bool = True, made: bool = False
+    dsn: str | None = None,
+    *,
+    prefix: str = "course",
+    drop: bool = True,
+    made: bool = False,
+    owner: str | None = None,
 ) -> AsyncIterator[str]:
     """A new, empty database on the server of `dsn` (default $DATABASE_URL) for the block,
     dropped afterwards (its connections closed first) unless `drop` is False; yields its
-    DSN. With `made`, one that a DatabaseMaker made ahead is taken when there is one."""
+    DSN. With `made`, one that a DatabaseMaker made ahead is taken when there is one. With
+    `owner` (a superuser's `dsn`), the database belongs to that role and the DSN yielded is
+    that role's: `dsn` itself is not handed on."""
     import asyncpg
 
     admin_url = dsn or os.environ.get(DATABASE_URL)
@@ -595,11 +721,12 @@ async def fresh_database(
         name = await _take_made_database(admin) if made else None
         if name is None:
             name = f"{prefix}_{secrets.token_hex(6)}"
-            await admin.execute(f'CREATE DATABASE "{name}"{_fast_copy(admin)}')
+            owned = f' OWNER "{owner}"' if owner else ""
+            await admin.execute(f'CREATE DATABASE "{name}"{owned}{_fast_copy(admin)}')
     finally:
         await admin.close()
     try:
-        yield database_dsn(admin_url, name)
+        yield database_dsn(admin_url, name, user=owner)
     finally:
         if drop:
             await _drop_database(admin_url, name)
@@ -611,9 +738,6 @@ def _fast_copy(admin: Any) -> str:
     return " STRATEGY FILE_COPY" if admin.get_server_version() >= (15,) else ""
 
 
-# Databases made ahead, while the learner's child starts: their names wait in this table
-# (in the server's own `postgres` database) until a check takes one.
-MADE_TABLE = "grader_made_databases"
 MADE = "GRADER_DATABASES_MADE"
 
 
@@ -637,12 +761,13 @@ class DatabaseMaker:
     fork children, and a fork while a thread imports or holds a lock can hang the child). A
     check that finds none ready makes its own; whatever is left is stopped with the block."""
 
-    def __init__(self, admin_url: str, count: int) -> None:
+    def __init__(self, admin_url: str, count: int, *, owner: str = LEARNER_ROLE) -> None:
         names = [f"check_{secrets.token_hex(6)}" for _ in range(count)]
         admin = urlsplit(admin_url).path.lstrip("/") or "postgres"
-        lines = [f"CREATE TABLE IF NOT EXISTS {MADE_TABLE} (name text PRIMARY KEY);"]
+        lines = []  # the table of names is made with the cluster (_ROLES_SQL)
         for name in names:  # names made here, not input
-            lines.append(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY;')
+            # The learner's own: its code and the checks in its child connect as `owner`.
+            lines.append(f'CREATE DATABASE "{name}" OWNER "{owner}" STRATEGY FILE_COPY;')
             # A first connection to a new database builds its catalog cache file: done here,
             # in the background, it is not the first thing a check waits for.
             lines += [f'\\connect "{name}"', "SELECT 1;", f'\\connect "{admin}"']
@@ -658,14 +783,18 @@ class DatabaseMaker:
         script = tempfile.TemporaryFile()
         script.write(self.script.encode())
         script.seek(0)
+        url, password = _without_password(self.admin_url)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGCONNECT_TIMEOUT": "10"}
+        if password is not None:
+            env["PGPASSWORD"] = password  # not on the command line: ps shows that to all
         with script:
             self.process = subprocess.Popen(  # noqa: S603  (a fixed command line)
-                [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.admin_url],
+                [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url],
                 stdin=script,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 cwd="/",
-                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGCONNECT_TIMEOUT": "10"},
+                env=env,
                 preexec_fn=_die_with_parent(),  # noqa: PLW1509
             )
         return self
@@ -693,35 +822,50 @@ async def _drop_database(admin_url: str, name: str) -> None:
 @contextlib.contextmanager
 def for_chapter(names: Sequence[str], course: Course) -> Iterator[dict[str, str]]:
     """Each named server runs while the block does; yields the learner's child's environment:
-    DATABASE_URL (the admin DSN; checks make a database per check), MEMCACHED (host:port).
-    A server that cannot start leaves instead `<NAME>_PROBLEM`, which the checks report."""
+    DATABASE_URL (the role `learner` on the server's `postgres` database: checks take or
+    make a database per check; never the superuser's DSN, which stays in this process),
+    MEMCACHED (host:port). A server that cannot start leaves instead `<NAME>_PROBLEM`, which
+    the checks report.
+
+    The grader's sweep after each child spares the servers and everything below them; so
+    once they have stopped, whatever they started and left behind (orphaned, it comes back
+    to the grader, a child subreaper) is killed here."""
+    from ..engine import processes
+
+    ours = processes.descendants(os.getpid())
     env: dict[str, str] = {}
-    with contextlib.ExitStack() as stack:
-        for name in names:
-            if name == "postgres":
-                try:
-                    server = stack.enter_context(postgres_server(course.root))
-                except (ServiceUnavailable, OSError, subprocess.SubprocessError) as error:
-                    env[DATABASE_URL + PROBLEM] = f"PostgreSQL could not be started: {error}"
+    try:
+        with contextlib.ExitStack() as stack:
+            for name in names:
+                if name == "postgres":
+                    try:
+                        server = stack.enter_context(postgres_server(course.root))
+                    except (ServiceUnavailable, OSError, subprocess.SubprocessError) as error:
+                        env[DATABASE_URL + PROBLEM] = f"PostgreSQL could not be started: {error}"
+                    else:
+                        env[DATABASE_URL] = learner_dsn(server)
+                        if server.throwaway:
+                            env[THROWAWAY] = "1"
+                            # A database per check, made (as the superuser, owned by the
+                            # learner) while the child starts; its checks take them. Only
+                            # on a server of ours, thrown away afterwards.
+                            count = checks_needing(course, "postgres")
+                            stack.enter_context(DatabaseMaker(admin_dsn(server), count))
+                            env[MADE] = "1"
+                elif name == "memcached":
+                    try:
+                        server = stack.enter_context(memcached_server())
+                    except (ServiceUnavailable, OSError, subprocess.SubprocessError) as error:
+                        env[MEMCACHED + PROBLEM] = str(error)
+                    else:
+                        env[MEMCACHED] = f"{server.host}:{server.port}"
                 else:
-                    env[DATABASE_URL] = admin_dsn(server)
-                    if server.throwaway:
-                        env[THROWAWAY] = "1"
-                        # A database per check, made while the child starts (its checks
-                        # take them); only on a server of ours, thrown away afterwards.
-                        count = checks_needing(course, "postgres")
-                        stack.enter_context(DatabaseMaker(env[DATABASE_URL], count))
-                        env[MADE] = "1"
-            elif name == "memcached":
-                try:
-                    server = stack.enter_context(memcached_server())
-                except (ServiceUnavailable, OSError, subprocess.SubprocessError) as error:
-                    env[MEMCACHED + PROBLEM] = str(error)
-                else:
-                    env[MEMCACHED] = f"{server.host}:{server.port}"
-            else:
-                raise CourseError(f"course.toml names a service the course does not know: {name}")
-        yield env
+                    raise CourseError(
+                        f"course.toml names a service the course does not know: {name}"
+                    )
+            yield env
+    finally:
+        processes.sweep(ours)
 
 
 def checks_needing(course: Course, service: str) -> int:
@@ -765,9 +909,12 @@ async def _in_starter(function: Callable[[], Any]) -> Any:
 @contextlib.asynccontextmanager
 async def postgres() -> AsyncIterator[str]:
     """For notebooks: a fresh database for the block, on the course's server ($DATABASE_URL,
-    or one started on first use and kept until the kernel stops); yields its DSN."""
-    admin_url = os.environ.get(DATABASE_URL) or await _in_starter(_kernel_postgres_dsn)
-    async with fresh_database(admin_url, prefix="notebook") as dsn:
+    or one started on first use and kept until the kernel stops); yields its DSN (on a
+    server of ours, the role `learner`'s, as the grader gives it)."""
+    admin_url, owner = os.environ.get(DATABASE_URL), None
+    if not admin_url:
+        admin_url, owner = await _in_starter(_kernel_postgres_dsn), LEARNER_ROLE
+    async with fresh_database(admin_url, prefix="notebook", owner=owner) as dsn:
         yield dsn
 
 
