@@ -54,6 +54,8 @@ def write_reports(
     out.mkdir(parents=True, exist_ok=True)
     results_dir = out / "results"
     results_dir.mkdir(exist_ok=True)
+    for old in results_dir.glob("*.json"):  # learners of an earlier report, gone since
+        old.unlink()
     for learner in learners:
         data = results_json([learner.chapters[c.id] for c in chapters], 0.0)
         data.pop("execution_time", None)
@@ -81,17 +83,23 @@ def csv_text(chapters: list[Chapter], learners: list[LearnerResults]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
         ["learner", "chapter", "title", "status", "passed", "checks", "score", "max_score",
-         "integrity_note"]
+         "integrity_note", "reason"]
     )  # fmt: skip
     for learner in learners:
         for chapter in chapters:
             result = learner.chapters[chapter.id]
+            reason = learner.problem or (result.problem.summary if result.problem else "")
             writer.writerow(
-                [learner.name, chapter.id, chapter.title, status(learner, chapter),
+                [safe_cell(learner.name), chapter.id, chapter.title, status(learner, chapter),
                  result.passed, result.total, result.score, result.max_score,
-                 "yes" if result.integrity else ""]
+                 "yes" if result.integrity else "", safe_cell(reason)]
             )  # fmt: skip
     return buffer.getvalue()
+
+
+def safe_cell(text: str) -> str:
+    """A spreadsheet runs a cell that starts with = + - @ as a formula: not a learner's."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def html_text(course: Course, chapters: list[Chapter], learners: list[LearnerResults]) -> str:
@@ -106,6 +114,11 @@ def html_text(course: Course, chapters: list[Chapter], learners: list[LearnerRes
     ]
     parts += [f"<th title='{e(c.title)}'>{e(c.id)}</th>" for c in chapters]
     parts.append("<th>total</th></tr>")
+    legend = (
+        "<p class='muted'>Green: every check passes; yellow: some; red: none. Grey: the "
+        "file is still the stub (not started) or, as —, missing. ⚠: an integrity note (see "
+        "the end of the page). Hover a cell for its status; report.csv gives the reason.</p>"
+    )
     for learner in learners:
         row = [f"<tr><td>{e(learner.name)}</td>"]
         total = maximum = 0
@@ -128,6 +141,7 @@ def html_text(course: Course, chapters: list[Chapter], learners: list[LearnerRes
         row.append(f"<td class='score'>{total}/{maximum}</td></tr>")
         parts.append("".join(row))
     parts.append("</table>")
+    parts.append(legend)
     parts += checks_section(chapters, learners)
     not_started = [learner for learner in learners if not learner.started]
     parts.append("<h2>Learners who did not start</h2>")
@@ -156,6 +170,14 @@ def checks_section(chapters: list[Chapter], learners: list[LearnerResults]) -> l
             if status(learner, chapter) not in ("missing", "not started")
         ]
         parts.append(f"<h3>{e(chapter.id)} · {e(chapter.title)}</h3>")
+        unloadable = sum(1 for r in submitted if r.problem is not None)
+        if submitted:
+            parts.append(
+                f"<p class='muted'>Of the {len(submitted)} learners who started it"
+                + (f"; {unloadable} of their files could not be loaded at all" if unloadable
+                   else "")
+                + ".</p>"
+            )  # fmt: skip
         if not submitted:
             parts.append("<p class='muted'>Nobody has submitted this chapter yet.</p>")
             continue

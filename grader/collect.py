@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,16 +34,21 @@ class Learner:
 
 
 def slugify(name: str) -> str:
-    slug = SLUG.sub("-", name).strip("-.") or "learner"
+    """A file name for a learner: ASCII letters kept ("José" is "Jose"), the rest dashes."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = SLUG.sub("-", ascii_name).strip("-.") or "learner"
     return slug[:80]
 
 
-def discover(root: Path, unpack_to: Path) -> list[Learner]:
-    """Every learner under `root`, sorted by name, with unique slugs."""
+def discover(root: Path, unpack_to: Path, *, skip: Path | None = None) -> list[Learner]:
+    """Every learner under `root`, sorted by name, with unique slugs (unique on a disk that
+    ignores case, too). `skip`: a folder that is not a learner's (the report's own)."""
     metadata = _gradescope_metadata(root)
     entries: list[tuple[str, Path]] = []
     for entry in sorted(root.iterdir()):
         if entry.name.startswith(".") or entry.name == "submission_metadata.yml":
+            continue
+        if skip is not None and entry.resolve() == skip.resolve():
             continue
         if entry.is_dir() or (entry.is_file() and entry.suffix.lower() == ".zip"):
             name = metadata.get(entry.name) or (
@@ -55,9 +61,9 @@ def discover(root: Path, unpack_to: Path) -> list[Learner]:
     seen: set[str] = set()
     for name, entry in sorted(entries, key=lambda pair: (pair[0].casefold(), str(pair[1]))):
         slug = slugify(name)
-        while slug in seen:
+        while slug.casefold() in seen:
             slug += "-2"
-        seen.add(slug)
+        seen.add(slug.casefold())
         if entry.is_dir():
             learners.append(Learner(name, slug, entry))
             continue
@@ -101,8 +107,9 @@ def _gradescope_metadata(root: Path) -> dict[str, str]:
 
 
 def _without_common_prefix(entries: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
-    """GitHub Classroom names each repository `<assignment>-<username>`: show the username."""
-    if len(entries) < 2:
+    """GitHub Classroom names each repository `<assignment>-<username>`: show the username.
+    Only for a set of git clones, so that folders named jean-paul and jean-luc stay so."""
+    if len(entries) < 2 or not all((path / ".git").exists() for _, path in entries):
         return entries
     prefix = os.path.commonprefix([name for name, _ in entries])
     cut = prefix.rfind("-") + 1

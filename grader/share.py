@@ -44,6 +44,9 @@ def share(url: str, name: str, results: list[ChapterResult]) -> bool:
     if not name.strip() or len(name) > MAX_NAME:
         print(f"grader: not shared: --name must be 1 to {MAX_NAME} characters", file=sys.stderr)
         return False
+    if not results:
+        print("grader: nothing shared: no chapter here is started yet", file=sys.stderr)
+        return False
     try:
         response = httpx.post(
             url,
@@ -68,4 +71,7 @@ def share(url: str, name: str, results: list[ChapterResult]) -> bool:
             file=sys.stderr,
         )
         return False
+    chapters = ", ".join(r.chapter for r in results)
+    print(f"grader: shared with your teacher's dashboard as {name.strip()} (chapter "
+          f"{chapters})", file=sys.stderr)  # fmt: skip
     return True

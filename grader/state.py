@@ -67,6 +67,12 @@ class State:
         value = self.data["results"].get(chapter)
         return value if isinstance(value, dict) else None
 
+    def forget(self, chapter: str) -> None:
+        """A chapter started again: its last result and the hints seen go."""
+        self.data["results"].pop(chapter, None)
+        for key in [k for k in self.data["hints"] if k.split(".")[0] == chapter]:
+            del self.data["hints"][key]
+
     def hints_seen(self, chapter: str, task: int) -> int:
         return int(self.data["hints"].get(f"{chapter}.{task}", 0))
 

@@ -43,6 +43,29 @@ def test_the_bundle_has_the_grader_and_no_solutions(tmp_path: Path) -> None:
     assert "runners: chapter-00,chapter-05" in workflow
 
 
+def test_the_bundle_installs_as_setup_sh_would(tmp_path: Path) -> None:
+    """setup.sh installs course/ with pip: it must build (no file it needs left out)."""
+    bundle = build(tmp_path, "00")
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(tmp_path / "unpacked")
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+            "--no-build-isolation", "--wheel-dir", str(tmp_path / "wheel"),
+            str(tmp_path / "unpacked" / "course"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    with zipfile.ZipFile(wheel) as built:
+        names = built.namelist()
+    assert "grader/engine/child.py" in names
+    assert not [n for n in names if n.startswith("solutions/")]
+
+
 def run_autograder(tmp_path: Path, bundle: Path, files: dict[str, str]) -> dict[str, object]:
     unpacked = tmp_path / "unpacked"
     with zipfile.ZipFile(bundle) as archive:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import shutil
@@ -198,12 +199,17 @@ def test_reset_restores_the_stub_and_keeps_a_backup(course_copy: Path) -> None:
     mine = (course_copy / "solutions" / "ex01_coroutines.py").read_text()
     (course_copy / "exercises" / "ex01_coroutines.py").write_text(mine)
     git(course_copy, "commit", "-q", "-am", "my work")  # a learner's own commit is skipped
+    assert grader("check", "01", cwd=course_copy).code == 0
+    assert grader("check", "02", cwd=course_copy).code == 1
     done = grader("reset", "01", cwd=course_copy)
     assert done.code == 0, done.stderr
     assert "from the course's git history" in done.stdout
     assert (course_copy / "exercises" / "ex01_coroutines.py").read_text() == stub
     backups = list((course_copy / ".grader" / "backups").glob("ex01_coroutines.*.py"))
     assert [b.read_text() for b in backups] == [mine]
+    # The chapter starts anew in the list; other chapters keep their results.
+    state = json.loads((course_copy / ".grader" / "state.json").read_text())
+    assert sorted(state["results"]) == ["02"]
     again = grader("reset", "01", cwd=course_copy)
     assert "already the original stub" in again.stdout
 

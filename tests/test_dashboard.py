@@ -153,9 +153,10 @@ def stored(data: Path) -> dict[str, int]:
 
 def result(name: str, chapter: str = "03", passed: tuple[bool, ...] = (True, False, True)) -> Any:
     """A post as grader/share.py makes it."""
+    declared = declared_checks(load_course(ROOT).chapter(chapter).checks)
     checks = [
-        {"name": f"check {i} of chapter {chapter}", "task": 1 + i // 2, "points": 1, "passed": ok}
-        for i, ok in enumerate(passed)
+        {"name": d.name, "task": d.task, "points": d.points, "passed": ok}
+        for d, ok in zip(declared, passed, strict=False)
     ]
     return {
         "name": name,
@@ -196,8 +197,9 @@ def test_learners_share_with_grader_check_and_a_failed_share_changes_nothing(
             "check", "00", "--file", str(stub), "--share", dashboard.share, "--name", "Bob"
         )
         out, err = ada.communicate(timeout=120)
-        assert ada.returncode == 0 and err == "", err
-        assert bob.code == 1 and bob.stderr == "", bob.stderr
+        assert ada.returncode == 0, err
+        assert err == "grader: shared with your teacher's dashboard as Ada (chapter 00)\n"
+        assert bob.code == 1 and "shared with your teacher's dashboard as Bob" in bob.stderr
 
         ada_row, bob_row = dashboard.learner("Ada"), dashboard.learner("Bob")
         chapter00 = next(c for c in dashboard.results()["chapters"] if c["id"] == "00")
@@ -307,10 +309,15 @@ def test_long_names_big_or_broken_posts_are_refused_with_json(abused: Dashboard)
     forged = result("Forger")
     forged["results"][0]["score"] = 3  # the checks say 2
     expect_refused(post(abused.share, forged), 400, "does not add up")
-    expect_refused(post(abused.share, result("Nowhere", "99")), 400, "no chapter 99")
+    nowhere = result("Nowhere")
+    nowhere["results"][0]["chapter"] = "99"
+    expect_refused(post(abused.share, nowhere), 400, "no chapter 99")
+    invented = result("Inventor")
+    invented["results"][0]["checks"][0]["name"] = "a check nobody wrote"
+    expect_refused(post(abused.share, invented), 400, "checks this course does not have")
     names = set(stored(abused.data))
     assert at_limit in names
-    assert not names & {"n" * 41, "Big", "Chunky", "Forger", "Nowhere", "tab\there"}
+    assert not names & {"n" * 41, "Big", "Chunky", "Forger", "Nowhere", "Inventor", "tab\there"}
 
 
 def test_more_than_30_posts_a_minute_from_one_learner_are_refused(abused: Dashboard) -> None:
@@ -373,11 +380,14 @@ def test_the_room_shows_the_checks_most_of_the_room_fails_now(tmp_path: Path) ->
             return await response.get_json()  # type: ignore[no-any-return]
 
     chapter = asyncio.run(scenario())["chapters"][0]
+    first, second, third = (
+        d.name for d in declared_checks(load_course(ROOT).chapter("03").checks)[:3]
+    )
     assert chapter["learners"] == 3 and chapter["passed"] == 1
     assert [(c["name"], c["failing"], c["of"]) for c in chapter["checks"]] == [
-        ("check 1 of chapter 03", 2, 3),
-        ("check 2 of chapter 03", 1, 3),
-        ("check 0 of chapter 03", 0, 3),
+        (second, 2, 3),
+        (third, 1, 3),
+        (first, 0, 3),
     ]
 
 

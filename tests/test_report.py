@@ -114,11 +114,40 @@ def test_github_classroom_repositories_are_named_by_user(tmp_path: Path) -> None
     root = tmp_path / "async-course-submissions"
     for user in ("octocat", "hubot"):
         (root / f"async-course-{user}" / "exercises").mkdir(parents=True)
+        (root / f"async-course-{user}" / ".git").mkdir()  # a clone, as gh classroom makes
         (root / f"async-course-{user}" / "exercises" / "ex00_start.py").write_text(
             solution("ex00_start.py")
         )
+    # Plain folders keep their names, even when they share a hyphenated start.
+    for name in ("jean-paul", "jean-luc"):
+        (tmp_path / "plain" / name).mkdir(parents=True)
     out = tmp_path / "out"
     graded = grader("report", str(root), "--chapters", "00", "--out", str(out), timeout=300)
     assert graded.code == 0
     rows = list(csv.DictReader((out / "report.csv").read_text().splitlines()))
     assert [r["learner"] for r in rows] == ["hubot", "octocat"]
+    grader("report", str(tmp_path / "plain"), "--chapters", "00", "--out", str(out))
+    rows = list(csv.DictReader((out / "report.csv").read_text().splitlines()))
+    assert [r["learner"] for r in rows] == ["jean-luc", "jean-paul"]
+    # The learners of the earlier report are gone from results/ too.
+    assert sorted(p.name for p in (out / "results").iterdir()) == [
+        "jean-luc.json",
+        "jean-paul.json",
+    ]
+
+
+def test_a_report_inside_the_class_folder_is_not_a_learner(tmp_path: Path) -> None:
+    root = tmp_path / "class"
+    for name in ("=1+2", "José García"):
+        (root / name).mkdir(parents=True)
+        (root / name / "ex00_start.py").write_text(solution("ex00_start.py"))
+    for _ in range(2):
+        graded = grader(
+            "report", str(root), "--chapters", "00", "--out", str(root / "report"), timeout=300
+        )
+        assert graded.code == 0, graded.stdout + graded.stderr
+    table = (root / "report" / "report.csv").read_text()
+    rows = list(csv.DictReader(table.splitlines()))
+    assert [r["learner"] for r in rows] == ["'=1+2", "José García"]
+    names = sorted(p.name for p in (root / "report" / "results").iterdir())
+    assert names == ["1-2.json", "Jose-Garcia.json"]

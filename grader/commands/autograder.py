@@ -57,6 +57,7 @@ def run(course: Course, chapters: list[str], *, out: Path) -> int:
 def package_files(root: Path) -> list[Path]:
     """What setup.sh needs to install the grader: no solutions, exercises or tests."""
     files = [root / "pyproject.toml", root / "README.md", root / "course.toml"]
+    files += [root / "hatch_build.py"]  # the build hook pyproject.toml names
     files += [
         path
         for path in sorted((root / "grader").rglob("*"))

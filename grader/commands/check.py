@@ -126,13 +126,31 @@ def run(
     if share_url:
         from ..share import share
 
-        share(share_url, share_name or "", results)
+        # Of several chapters, one whose file is still the stub was not started: it is not
+        # shared (`check all` would otherwise paint every later chapter red on the
+        # dashboard). One chapter checked on purpose is shared, stub or not.
+        begun = [
+            result
+            for result, chapter, path in zip(results, chapters, files, strict=True)
+            if path is not None and (len(chapters) == 1 or not untouched(course, chapter, path))
+        ]
+        share(share_url, share_name or "", begun)
     if file is None and submission is None and not solutions:
         state = State(course.state_dir)
         for result in results:
             state.record(result)
         state.save()
     return 0 if all(r.ok for r in results) else 1
+
+
+def untouched(course: Course, chapter: Chapter, path: Path) -> bool:
+    from ..pristine import original_stub
+
+    original = original_stub(course.root, chapter.module_name)
+    try:
+        return original is not None and path.read_text(encoding="utf-8") == original[0]
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def missing(chapter: Chapter) -> Feedback:

@@ -39,7 +39,7 @@ def run(
     shown = console()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="grader-report-") as unpacked:
-        found = discover(folder, Path(unpacked))
+        found = discover(folder, Path(unpacked), skip=out.expanduser())
         if not found:
             raise CourseError(f"{folder} holds no learner's copy (a folder or a .zip each)")
         learners = [LearnerResults(f.name, f.slug, problem=f.problem) for f in found]

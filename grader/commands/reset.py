@@ -1,4 +1,5 @@
-"""`grader reset NN`: put the original stub back, keeping a backup of the learner's file.
+"""`grader reset NN`: put the original stub back, keeping a backup of the learner's file;
+the chapter's last result and the hints seen are forgotten (`grader list` shows it new).
 
 The original comes from the course's git history (the newest version that is still a stub,
 so a learner's own commits of their work are skipped), else from the copy of the stubs
@@ -14,6 +15,7 @@ from rich.text import Text
 from ..course import Course, CourseError
 from ..pristine import original_stub
 from ..report import console
+from ..state import State
 
 
 def run(course: Course, which: str) -> int:
@@ -40,5 +42,11 @@ def run(course: Course, which: str) -> int:
         out.print(Text(f"Your version is saved as {course.relative(backup)}", style="dim"))
     chapter.exercise.parent.mkdir(parents=True, exist_ok=True)
     chapter.exercise.write_text(stub, encoding="utf-8")
+    state = State(course.state_dir)
+    if state.last(chapter.id) is not None or any(
+        key.split(".")[0] == chapter.id for key in state.data["hints"]
+    ):
+        state.forget(chapter.id)
+        state.save()
     out.print(Text(f"{relpath} is the original stub again (from {source}).", style="green"))
     return 0

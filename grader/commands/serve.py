@@ -17,7 +17,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..course import Course, CourseError
+from ..course import Course, CourseError, declared_checks
 
 if TYPE_CHECKING:
     from ..dashboard.app import Dashboard
@@ -46,6 +46,10 @@ def run(
             data=path,
             title=course.title,
             chapters={chapter.id: chapter.title for chapter in course.chapters},
+            checks={
+                chapter.id: {d.name for d in declared_checks(chapter.checks)}
+                for chapter in course.chapters
+            },
         )
     except (OSError, sqlite3.Error) as error:
         listener.close()
@@ -103,4 +107,18 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def url_host(host: str) -> str:
+    """How learners reach `host`: listening on every address (0.0.0.0, ::), the machine's
+    address on the room's network, found by routing (no packet is sent)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = room_address() or host
     return f"[{host}]" if ":" in host else host
+
+
+def room_address() -> str | None:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: routed, never delivered
+            address = str(probe.getsockname()[0])
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address

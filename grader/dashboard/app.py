@@ -150,6 +150,7 @@ def create_app(
     data: Path,
     title: str = "",
     chapters: Mapping[str, str] | None = None,
+    checks: Mapping[str, set[str]] | None = None,
     rate: int = 30,
     window: float = 60.0,
     max_learners: int = 500,
@@ -159,8 +160,10 @@ def create_app(
 ) -> Quart:
     """The dashboard on the SQLite file `data` (made, with its room code and teacher key,
     if it does not exist). `chapters` (id -> title, in order) are the course's: posts of
-    other chapters are refused. `rate` posts per `window` seconds per learner; `clock` is
+    other chapters are refused, and so are checks a chapter does not have (`checks`: id ->
+    the names of its checks). `rate` posts per `window` seconds per learner; `clock` is
     read for that window, `wall` for the time of each result."""
+    known_checks = dict(checks or {})
     store = Store(data)
     room_code, teacher_key = store.open()
     room = Room(chapters or {}, store.latest(), rate=rate, window=window, max_learners=max_learners)
@@ -225,7 +228,7 @@ def create_app(
             data = json.loads(body)
         except (ValueError, RecursionError):
             raise Refused(400, "the post is not JSON: send it with grader check --share") from None
-        name, scores = read_post(data, room.titles)
+        name, scores = read_post(data, room.titles, known_checks)
         room.admit(name, board.clock())
         at = board.wall()
         scores = [dataclasses.replace(s, at=at) for s in scores]

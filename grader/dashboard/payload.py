@@ -72,7 +72,9 @@ def clean_name(value: Any) -> str:
     return name
 
 
-def read_post(data: Any, chapters: Mapping[str, str]) -> tuple[str, list[ChapterScore]]:
+def read_post(
+    data: Any, chapters: Mapping[str, str], checks: Mapping[str, set[str]] | None = None
+) -> tuple[str, list[ChapterScore]]:
     """The name and the chapters of a post (grader.share.payload), or Refused. `chapters`
     (id -> title) are the course's: a chapter it does not have is refused, unless it is
     empty (a dashboard that does not know the course)."""
@@ -87,6 +89,11 @@ def read_post(data: Any, chapters: Mapping[str, str]) -> tuple[str, list[Chapter
     scores: dict[str, ChapterScore] = {}
     for item in results:
         score = read_chapter(item, chapters)
+        known = (checks or {}).get(score.chapter)
+        if known is not None and not {c.name for c in score.checks} <= known:
+            raise Refused(400, f"chapter {score.chapter}: checks this course does not have")
+        if known is not None and not score.checks:
+            raise Refused(400, f"chapter {score.chapter}: no checks")
         if score.chapter in scores:
             raise Refused(400, f"chapter {score.chapter} is in the post twice")
         scores[score.chapter] = score

@@ -58,7 +58,9 @@ class Room:
 
     def learner(self, name: str) -> dict[str, Any]:
         chapters = self.latest.get(name, {})
-        newest = max(chapters.values(), key=lambda s: s.at, default=None)
+        # The newest result; among results that came together (one `check all`), the
+        # furthest chapter: that is where the learner is.
+        newest = max(chapters.values(), key=lambda s: (s.at, s.chapter), default=None)
         return {
             "name": name,
             "chapters": {c: s.as_json() for c, s in sorted(chapters.items())},

@@ -1,6 +1,7 @@
 """Cheat: sequential fetches, then half the elapsed time taken off the loop's clock through
 vars(loop) (vars() of a local name is not flagged; the clock's guard is a property that a
 write to the namespace never goes through)."""
+
 import asyncio
 
 CLOCK = "grader clock"

@@ -1,5 +1,6 @@
 """Cheat: fetch forbidden modules by name from a worker thread (pkgutil.resolve_name: an
 import already done makes no import event, so this one is flagged, not refused)."""
+
 import concurrent.futures
 import pkgutil
 

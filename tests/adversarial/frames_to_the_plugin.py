@@ -1,4 +1,5 @@
 """Cheat: reach the grader through frames (inspect.stack) and replace the verdict of its plugin."""
+
 import inspect
 
 for info in inspect.stack(0):

@@ -1,5 +1,6 @@
 """Flood: the largest report a file can get, per check: ten distinct refusals with long
 paths (each becomes a note), a long exception, long output. The first import stays clean."""
+
 import os
 
 if os.environ.get("SEEN"):

@@ -1,4 +1,5 @@
 """The loop runs a callback from the grader's frames: the hook blames nobody for it."""
+
 import asyncio
 import os
 import pathlib

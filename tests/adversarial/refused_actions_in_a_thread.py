@@ -1,5 +1,6 @@
 """Everything the audit hook refuses, done from a worker thread (no frame of this file on the
 stack, so the hook blames nobody): start a program, write a file, read /proc and solutions/."""
+
 import concurrent.futures
 import pathlib
 import subprocess

@@ -1,6 +1,7 @@
 """Cheat without frames: reach the grader's `fail` through pkgutil (already imported, so no
 import is seen), and give it the code of a function that does nothing. The function object
 is the same one, so the integrity snapshot sees no change."""
+
 import concurrent.futures
 import pkgutil
 

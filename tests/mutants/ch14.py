@@ -5,6 +5,10 @@ overlapping requests misses the three faults that only overlap shows; one that d
 watch the loop misses the blocking call (the grader's own blocking detection must not catch
 it for the learner); a test that fails on the given app, or only when run again, fails
 every check with its name and assertion.
+
+And suites that test nothing but try to tell the faulty runs from the others: by counting
+the runs (in os.environ, or in a module that outlives the runs), by the app's metadata, or
+by its compiled code. Each scores zero.
 """
 
 from __future__ import annotations
@@ -93,6 +97,78 @@ GATHERED_UPDATES = (
 LONGEST = (
     '    longest = "x" * 200\n    assert (await create_todo(client, longest))["title"] == longest\n'
 )
+
+COUNTER_IN_ENVIRON = """import os
+
+
+async def test_everything(app):
+    n = int(os.environ.get("RUNS", "0")) + 1; os.environ["RUNS"] = str(n)
+    assert n <= 2 or n % 2 == 0
+"""
+COUNTER_IN_A_MODULE = """import string
+
+
+async def test_everything(app):
+    n = getattr(string, "runs", 0) + 1
+    string.runs = n
+    assert n <= 2 or n % 2 == 0
+"""
+METADATA_FINGERPRINT = """import inspect
+import string
+
+
+def fingerprint(module, app):
+    found = [sorted(vars(module)), module.__name__, module.__file__, inspect.getsource(module)]
+    for name, value in sorted(vars(module).items()):
+        if getattr(value, "__module__", None) != module.__name__:
+            continue
+        if inspect.isclass(value):
+            members = [m for m in vars(value).values() if inspect.isfunction(m)]
+            found.append([inspect.getsourcelines(m) for m in members])
+            found.append(getattr(value, "__firstlineno__", None))
+            found.append(getattr(value, "__static_attributes__", None))
+        if inspect.isclass(value) or inspect.isfunction(value):
+            found.append((name, value.__qualname__, inspect.getsourcelines(value)))
+    for endpoint, view in sorted(app.view_functions.items()):
+        found.append((endpoint, view.__qualname__, inspect.getsourcelines(view)))
+    return repr(found)
+
+
+async def test_everything(app):
+    import ex14_todo_app
+
+    seen = fingerprint(ex14_todo_app, app)
+    if not hasattr(string, "given_app"):
+        string.given_app = seen  # the first run is on the given app
+    assert seen == string.given_app
+"""
+CODE_FINGERPRINT = """import string
+
+
+async def code(functions):
+    {read}
+
+
+async def test_everything(app):
+    import ex14_todo_app
+
+    store = ex14_todo_app.MemoryStore
+    functions = [ex14_todo_app.create_app, *app.view_functions.values()]
+    functions += [store.add, store.get, store.select, store.update, store.delete, store._query]
+    seen = await code(functions)
+    if not hasattr(string, "given_app"):
+        string.given_app = seen  # the first run is on the given app
+    assert seen == string.given_app
+"""
+CODE_IN_A_THREAD = """import asyncio
+    import operator
+
+    read = operator.attrgetter("__code__.co_code", "__code__.co_consts")
+    return await asyncio.to_thread(lambda: [read(function) for function in functions])"""
+CODE_THROUGH_DIS = """import dis
+
+    texts = [dis.Bytecode(function).dis() for function in functions]
+    return [" ".join(w for w in t.split() if not w.startswith("0x")) for t in texts]"""
 
 MUTANTS = [
     Mutant(
@@ -227,9 +303,11 @@ MUTANTS = [
         )
         | {"test_created_status": "assert 201 == 200"},
     ),
+    # Two tests share one app: each run makes it afresh (the file is executed again), but
+    # the tests depend on their order, which the second run (in reverse) shows.
     Mutant(
         "14",
-        "one_app_for_every_run",
+        "one_app_for_two_tests",
         (
             (
                 "from quart.testing import QuartClient\n",
@@ -241,11 +319,62 @@ MUTANTS = [
                 "async def test_create_answers_201_with_the_todo() -> None:\n"
                 "    client = SHARED_APP.test_client()\n",
             ),
+            (
+                "async def test_get_one_todo(client: QuartClient) -> None:\n",
+                "async def test_get_one_todo() -> None:\n    client = SHARED_APP.test_client()\n",
+            ),
         ),
         dict.fromkeys(
             CHECKS,
             "Your test test_create_answers_201_with_the_todo passed once, then failed when "
-            "your tests ran again",
+            "your tests ran again (in reverse order)",
         ),
+    ),
+    # A hostile review's cheat: the given app runs twice, then (it assumed) the faulty and
+    # the given app alternate, so a test that fails at every other run "catches" each fault.
+    # os.environ is reset for every run, so its count never grows.
+    Mutant(
+        "14",
+        "counts_its_runs_in_os_environ",
+        ((TAIL, COUNTER_IN_ENVIRON),),
+        dict.fromkeys(CHECKS, NOT_CAUGHT),
+    ),
+    # The same count kept where it survives the runs: the order of the runs is secret, so the
+    # test fails on the given app in the first check, and no check counts after that.
+    Mutant(
+        "14",
+        "counts_its_runs_in_a_module",
+        ((TAIL, COUNTER_IN_A_MODULE),),
+        dict.fromkeys(
+            CHECKS,
+            "Your test test_everything failed on the given app when your tests ran on it again",
+        ),
+    ),
+    # Tells the faulty apps apart by what Python says about them (names, files, the lines
+    # their functions start on, their source as inspect reads it), learnt at the first run,
+    # which is on the given app: a faulty app says the same.
+    Mutant(
+        "14",
+        "fingerprints_the_app",
+        ((TAIL, METADATA_FINGERPRINT),),
+        dict.fromkeys(CHECKS, NOT_CAUGHT),
+    ),
+    # By their compiled code, read in a thread: the sandbox refuses it.
+    Mutant(
+        "14",
+        "reads_the_apps_code_in_a_thread",
+        ((TAIL, CODE_FINGERPRINT.format(read=CODE_IN_A_THREAD)),),
+        dict.fromkeys(CHECKS, "read compiled code (__code__)"),
+    ),
+    # By their compiled code, read through dis.
+    Mutant(
+        "14",
+        "disassembles_the_app",
+        ((TAIL, CODE_FINGERPRINT.format(read=CODE_THROUGH_DIS)),),
+        dict.fromkeys(CHECKS, ""),
+        gap="dis.Bytecode(function) reads function.__code__ on a line of dis.py, not of the "
+        "learner's file nor at a thread's start: the audit hook (grader/engine/policy.py) lets "
+        "it through, and compiled code is the one thing a faulty app cannot share with the "
+        "given one",
     ),
 ]
