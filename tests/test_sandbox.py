@@ -361,3 +361,31 @@ def test_a_file_too_deeply_nested_to_parse_fails_its_chapter_only(tmp_path: Path
     by_chapter = {t["name"][:2] for t in graded.json["tests"] if t["status"] == "passed"}
     assert by_chapter == {"00"}
     assert graded.json["score"] == 4
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+def test_one_runs_scratch_folder_is_closed_to_the_others() -> None:
+    """Parallel runs (a class report) have sandbox users of their own: the user of one run
+    reads its own copy of the learner's file, another run's user cannot even list it."""
+    import tempfile
+
+    from grader.course import load_course
+    from grader.engine.runner import prepare_scratch
+
+    chapter = load_course(ROOT).chapter("00")
+    with tempfile.TemporaryDirectory(prefix="grader-") as folder:  # as the runner makes it
+        copy, _, _ = prepare_scratch(Path(folder), chapter, b"SECRET = 1\n", 61990)
+        mine, theirs = read_as(copy, 61990), read_as(copy, 61991)
+    assert mine.stdout == "SECRET = 1\n", mine.stderr
+    assert theirs.returncode != 0 and "Permission denied" in theirs.stderr
+
+
+def read_as(path: Path, uid: int) -> subprocess.CompletedProcess[str]:
+    def drop() -> None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+    return subprocess.run(
+        ["cat", str(path)], capture_output=True, text=True, preexec_fn=drop, check=False
+    )

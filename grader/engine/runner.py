@@ -352,8 +352,12 @@ def prepare_scratch(
     scratch: Path, chapter: Chapter, source: bytes, uid: int | None
 ) -> tuple[Path, Path, Path]:
     """scratch/submission/<module>.py (a read-only copy), scratch/work (the child's empty
-    working folder), scratch/lib/grader (the grader package, for process-pool workers)."""
-    scratch.chmod(0o755)
+    working folder), scratch/lib/grader (the grader package, for process-pool workers).
+    Only the grader and the sandbox's user of this run may enter it: parallel runs (a class
+    report) have users of their own, and one learner's code never reads another's file."""
+    if uid is not None:
+        os.chown(scratch, -1, uid)
+        scratch.chmod(0o750)
     submission, work, lib = scratch / "submission", scratch / "work", scratch / "lib"
     for folder in (submission, work, lib):
         folder.mkdir(mode=0o755)
