@@ -19,6 +19,7 @@ id 404, always with a JSON body {"error": "..."}.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from quart import Quart, ResponseReturnValue, request
@@ -101,7 +102,15 @@ def read_done(value: Any) -> bool:
 
 
 async def read_body() -> dict[str, Any]:
-    body = await request.get_json(silent=True)
+    # Not request.get_json(silent=True): it decodes the bytes outside its own try, so a body
+    # that is not UTF-8 would be a 500, and so would JSON nested too deep for the parser.
+    if not request.is_json:  # Content-Type: application/json
+        raise InvalidTodo("send a JSON object")
+    raw = await request.get_data()
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
+        raise InvalidTodo("send a JSON object") from None
     if not isinstance(body, dict):
         raise InvalidTodo("send a JSON object")
     return body

@@ -389,3 +389,26 @@ def read_as(path: Path, uid: int) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["cat", str(path)], capture_output=True, text=True, preexec_fn=drop, check=False
     )
+
+
+def test_asyncio_describing_a_failed_callback_is_not_the_learners_frame_read(
+    tmp_path: Path,
+) -> None:
+    """When a loop callback raises, asyncio describes it (and the task among its arguments,
+    with the line the task waits at, read from its frame) for the loop's exception handler.
+    That read is asyncio's, handing out text: the learner's file is not refused for it."""
+    submission = tmp_path / "ex00_start.py"
+    solution = (ROOT / "solutions" / "ex00_start.py").read_text()
+    submission.write_text(
+        solution.replace(
+            '    return f"Hello, {name}!"',
+            "    asyncio.get_running_loop().call_soon(fails, asyncio.current_task())\n"
+            "    await asyncio.sleep(0)\n"
+            '    return f"Hello, {name}!"\n\n\n'
+            "def fails(task: asyncio.Task[str]) -> None:\n"
+            '    raise RuntimeError("a callback that fails")',
+        )
+    )
+    graded = grader("check", "00", "--file", str(submission), "--json")
+    assert "read a frame" not in graded.stdout
+    assert graded.code == 0, graded.stdout

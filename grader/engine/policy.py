@@ -63,6 +63,9 @@ TRACEBACK_FORMATTERS = frozenset(
         "_extract_from_extended_frame_gen", "format_stack_entry", "_format_syntax_error",
     }
 )  # fmt: skip
+# asyncio's repr of a task or coroutine reads its frame for the line it waits at and hands
+# out text: the loop does it when a callback fails (events.Handle._run) and in debug mode.
+TEXT_FROM_FRAMES = frozenset({("asyncio", "coroutines.py", "_format_coroutine")})
 # Looked at for the line that makes the call (the standard library uses them legitimately
 # on a learner's behalf: dataclasses compile code, inspect reads code flags), and refused
 # too when that line is a thread's or a loop callback's bare start (a C function handed to
@@ -223,6 +226,11 @@ def _make_hook(policy: Policy, refuse: Callable[[str, str], None]) -> Callable[[
     forbidden = policy.forbidden_imports
     introspectors = _stdlib_dirs(INTROSPECTORS)
     traceback_file = os.path.join(os.path.dirname(os.__file__), "traceback.py")
+    stdlib = os.path.dirname(os.__file__)
+    text_only = frozenset(
+        (os.path.join(stdlib, package, file), function)
+        for package, file, function in TEXT_FROM_FRAMES
+    )
     watched = SPAWN | FILE_CHANGES | SIGNALS | DIRECT | FRAME_EVENTS | {"import", "open"}
     busy = threading.local()
     getframe = sys._getframe
@@ -246,6 +254,8 @@ def _make_hook(policy: Policy, refuse: Callable[[str, str], None]) -> Callable[[
             if name in learner:
                 return True
             if name.startswith(trusted) or name.startswith(introspectors):
+                return False
+            if (name, frame.f_code.co_name) in text_only:
                 return False
             if name == traceback_file and frame.f_code.co_name in TRACEBACK_FORMATTERS:
                 outer = frame.f_back
