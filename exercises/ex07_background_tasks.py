@@ -48,5 +48,6 @@ def create_app(*, send_email: SendEmail | None = None) -> Quart:
     # TODO (task 5): a send that raises: status "failed", the exception logged with its
     #                traceback (app.logger.exception), nothing left unhandled.
     # TODO (task 6): shutdown waits until every accepted email is sent, also when sends
-    #                take longer than Quart's default 5 s (SEND_TIMEOUT is the longest).
+    #                take longer than Quart's default 5 s. No send takes longer than
+    #                SEND_TIMEOUT: one that hangs is given up then, and its job is "failed".
     raise NotImplementedError

@@ -12,6 +12,8 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 MAX_NAME = 100
 MAX_BULK = 1000
+MAX_ID = 2**31 - 1  # id is a serial, a PostgreSQL integer: no id is larger
+MAX_BIGINT = 2**63 - 1  # LIMIT and OFFSET are bigints in PostgreSQL
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # IF NOT EXISTS: serving starts many times (every restart, every test); the rows of the
 # last run must survive, so the table is made only when it is missing.
@@ -38,7 +40,17 @@ def read_user(data: Any) -> tuple[str, str]:
         raise InvalidInput(f'"name" must be a non-empty string of at most {MAX_NAME} characters')
     if not isinstance(email, str) or not EMAIL.fullmatch(email):
         raise InvalidInput('"email" must be an email address, such as ada@example.com')
+    if not storable(name) or not storable(email):
+        raise InvalidInput('"name" and "email" must not contain NUL (\\u0000) or lone surrogates')
     return name, email
+
+
+def storable(text: str) -> bool:
+    """Whether PostgreSQL can store `text`. JSON can carry two things that a text column
+    cannot hold: the NUL character ("\\u0000"), which PostgreSQL refuses, and a lone
+    surrogate ("\\ud800"), which is no character at all and has no UTF-8. Sent as they are,
+    both make the INSERT fail: a 500 for what is a bad request."""
+    return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
 
 
 def as_user(row: asyncpg.Record) -> dict[str, Any]:
@@ -50,8 +62,14 @@ def read_int(name: str, default: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():  # rejects "-1", "1.5", "ten" and "" alike
+    # ASCII digits only: isdigit() alone rejects "-1", "1.5", "ten" and "", but says True for
+    # "²" (int() refuses it) and for "١" (Arabic-Indic one, which int() reads as 1).
+    if not (raw.isascii() and raw.isdigit()):
         raise InvalidInput(f"{name} must be a whole number of 0 or more")
+    # A number PostgreSQL's bigint cannot hold fails in the query: refuse it here. The length
+    # comes first, so int() never sees a string of thousands of digits (it refuses those too).
+    if len(raw) > len(str(MAX_BIGINT)) or int(raw) > MAX_BIGINT:
+        raise InvalidInput(f"{name} must be at most {MAX_BIGINT}")
     return int(raw)
 
 
@@ -102,6 +120,10 @@ def create_app(*, dsn: str | None = None, min_size: int = 1, max_size: int = 5) 
 
     @app.get("/user/<int:user_id>")
     async def get_user(user_id: int) -> ResponseReturnValue:
+        # <int:...> accepts any number of digits; $1 is an integer (the id column's type),
+        # and a larger number cannot even be sent: no such user, so a 404 without asking.
+        if user_id > MAX_ID:
+            return {"error": f"no user {user_id}"}, 404
         row = await pool().fetchrow("SELECT id, name, email FROM users WHERE id = $1", user_id)
         if row is None:
             return {"error": f"no user {user_id}"}, 404

@@ -4,9 +4,10 @@ or with sends that fail) removed without breaking delivery to the others."""
 
 import asyncio
 import json
+from collections import Counter
 from typing import Any
 
-from grader.lab import Learner, check, fail, show
+from grader.lab import Learner, check, fail, other_tasks, show
 from grader.lab.web import build_app, call, expect_json, serving
 from grader.lab.websockets import WebSocketClient, WebSocketLab
 
@@ -373,6 +374,68 @@ async def test_text_limit(learner: Learner) -> None:
                 )
 
 
+GOOD_MESSAGES: list[tuple[str | bytes, tuple[str, str], str]] = [
+    ('{"user": "alice", "text": "hi"}', ("alice", "hi"), "a valid message"),
+    (b'{"user": "bob", "text": "hello"}', ("bob", "hello"), "the same as bytes"),
+    (json.dumps({"user": "alice", "text": "\u00e9" * 1000}), ("alice", "\u00e9" * 1000),
+     "1000 characters (2000 bytes in UTF-8)"),
+]  # fmt: skip
+BAD_MESSAGES: list[tuple[str, str]] = [
+    ("hello", "text that is not JSON"),
+    ('{"user": "alice", "text": "hi"', "JSON cut short"),
+    ('["alice", "hi"]', "a JSON list"),
+    ("null", "JSON null"),
+    ('{"user": "alice"}', 'no "text"'),
+    ('{"text": "hi"}', 'no "user"'),
+    ('{"user": 7, "text": "hi"}', 'a "user" that is a number'),
+    ('{"user": "alice", "text": ["hi"]}', 'a "text" that is a list'),
+    (json.dumps({"user": "alice", "text": "x" * 1001}), "1001 characters of text"),
+]
+
+
+@check("read_message gives (user, text) for a good message, BadMessage for a bad one", task=4)
+def test_read_message(learner: Learner) -> None:
+    read_message = learner.plain_function("read_message")
+    bad_message = learner.get("BadMessage")
+    for raw, expected, what in GOOD_MESSAGES:
+        got = read_message(raw)
+        if got != expected:
+            fail(
+                f"read_message({show(raw, 60)}) returned the wrong value ({what})",
+                expected=show(expected, 80),
+                got=show(got, 80),
+                hint='Return the tuple `(data["user"], data["text"])`.',
+            )
+    for raw, what in BAD_MESSAGES:
+        try:
+            got = read_message(raw)
+        except bad_message as error:
+            if not str(error):
+                fail(
+                    f"read_message({show(raw, 60)}) raised BadMessage without a text ({what})",
+                    expected='BadMessage("what is wrong"): the client is told str(error)',
+                    got=repr(error),
+                )
+            continue
+        except Exception as error:
+            fail(
+                f"read_message({show(raw, 60)}) raised {type(error).__name__}, not "
+                f"BadMessage ({what})",
+                expected='BadMessage("..."): the one exception the handler catches',
+                got=f"{type(error).__name__}: {error}",
+                hint="Turn every problem into BadMessage: `except ValueError: raise "
+                "BadMessage(...)` around json.loads, and check the dict, the two fields, "
+                "their types and the length before you return.",
+            )
+        fail(
+            f"read_message({show(raw, 60)}) returned instead of refusing it ({what})",
+            expected="BadMessage raised",
+            got=f"it returned {show(got, 80)}",
+            hint='It must be a JSON object whose "user" and "text" are both str, with '
+            'len(text) <= MAX_TEXT; otherwise `raise BadMessage("what is wrong")`.',
+        )
+
+
 # Task 5
 
 
@@ -441,3 +504,44 @@ async def test_failing_send(learner: Learner) -> None:
             "the error of its failed send.",
         )
         await expect_heard_again(alice, bob)
+
+
+def learner_tasks(learner: Learner) -> list[asyncio.Task[Any]]:
+    """Tasks alive on the loop whose coroutine is a function of the learner's file."""
+    path = str(learner.path)
+    found = []
+    for task in other_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        if code is not None and code.co_filename == path:
+            found.append(task)
+    return found
+
+
+@check("a client that leaves leaves no task behind: tasks its handler started stop too", task=5)
+async def test_no_task_left(learner: Learner) -> None:
+    async with serving(build_app(learner)) as http, WebSocketLab(http, learner) as lab:
+        before = set(learner_tasks(learner))
+        alice = await lab.connect("alice", "/chat/lobby")
+        bob = await lab.connect("bob", "/chat/lobby")
+        carol = await lab.connect("carol", "/chat/lobby")
+        await expect_heard_again(alice, bob)
+        await bob.leave()
+        carol.vanish(sends="drop", noticed_after=0.0)
+        await carol.finished(after="vanished")
+        await alice.leave()
+        await asyncio.sleep(0.5)
+        left = [task for task in learner_tasks(learner) if task not in before]
+    if left:
+        kinds = Counter(task.get_coro().__qualname__ for task in left)
+        names = ", ".join(f"{count} x {name}" for name, count in sorted(kinds.items()))
+        fail(
+            f"{len(left)} task(s) started by your handlers were still running after all 3 "
+            "clients had left",
+            expected="none: when a client leaves, the tasks its handler started stop with it",
+            got=f"still running: {names}",
+            hint="A task made with asyncio.create_task outlives the handler that made it: "
+            "when Quart cancels the handler, nothing cancels the task, which waits for a "
+            "message that never comes, as long as the server runs: one more per visitor. "
+            "Start it in `async with asyncio.TaskGroup() as tg:` around the receive loop "
+            "(cancelled with the handler), or cancel it in the `finally:`.",
+        )

@@ -31,6 +31,38 @@ SHUTDOWN_TIMEOUT = (
 )
 
 
+def not_callable(error: BaseException | None) -> bool:
+    """What Quart 0.22 and 0.23 raise when add_background_task gets a coroutine object: it
+    calls what it was given, in the background task (logged there), or, in another version,
+    could refuse it in the route."""
+    return isinstance(error, TypeError) and ("callable" in str(error) or "coroutine" in str(error))
+
+
+def handed_a_coroutine(records: list[logging.LogRecord], reply: Reply) -> None:
+    """Fail, saying so, when the app handed add_background_task `deliver(...)` (a coroutine
+    object) instead of the function and its arguments."""
+    logged = [r.exc_info[1] for r in records if r.exc_info and not_callable(r.exc_info[1])]
+    raised = reply.crash if not_callable(reply.crash) else None
+    error = raised or (logged[0] if logged else None)
+    if error is None:
+        return
+    where = (
+        f"raised in the route, which answered {reply.status}"
+        if raised is not None
+        else "raised at once in the background task, and logged by Quart as an ERROR"
+    )
+    fail(
+        "app.add_background_task was given a coroutine object, not a function: the send never ran",
+        expected="add_background_task(deliver, job_id, to, subject, body): the function, then "
+        "its arguments; then one call of send_email",
+        got=f"{type(error).__name__}: {error}, {where}; send_email was never called",
+        hint="`deliver(job_id, to, ...)` does not run deliver: it only makes a coroutine "
+        "object, and add_background_task needs something it can call itself. Pass the "
+        "function and its arguments: `app.add_background_task(deliver, job_id, to, subject, "
+        "body)`, without parentheses after `deliver`.",
+    )
+
+
 async def post_email(client: Any, email: Any = EMAIL) -> Reply:
     reply = await call(client, "POST", "/send-email", json=email)
     if email is not EMAIL and isinstance(email, dict) and "to" in email:
@@ -159,30 +191,36 @@ async def test_default_sender(learner: Learner) -> None:
 @check("POST /send-email answers 202 with a job id at once while the send takes 3 s", task=2)
 async def test_accepted_at_once(learner: Learner) -> None:
     outbox = Outbox(delay=3.0)
-    async with serving_patiently(build_app(learner, send_email=outbox.send)) as client:
-        with Stopwatch() as sw:
-            reply = await post_email(client)
-        accepted(reply)
-        if sw.elapsed > 0.05:
-            fail(
-                f"POST /send-email answered after {sw.elapsed:.2f} s of event-loop time",
-                expected="the 202 at once (0 s), while the 3 s send goes on in the background",
-                got=f"{sw.elapsed:.2f} s: the request waited for "
-                + ("the send" if outbox.sent else "something"),
-                hint="Do not `await` the send in the route. " + BACKGROUND,
-            )
-        await asyncio.sleep(0.1)
-        if outbox.calls() != [(EMAIL["to"], EMAIL["subject"], EMAIL["body"])]:
-            fail(
-                "0.1 s after the 202, send_email had not been called with the email"
-                if not outbox.sent
-                else "send_email was not called with the email's to, subject and body",
-                expected=f"one call: send_email({EMAIL['to']!r}, {EMAIL['subject']!r}, "
-                f"{EMAIL['body']!r})",
-                got=show(outbox.calls()),
-                hint="Call the `send_email` that create_app was given (to, subject, body). "
-                + BACKGROUND,
-            )
+    with recorded_logs() as records:
+        async with serving_patiently(build_app(learner, send_email=outbox.send)) as client:
+            with Stopwatch() as sw:
+                reply = await post_email(client)
+            await asyncio.sleep(0)  # a background task that fails at once has failed now
+            if not outbox.sent:
+                handed_a_coroutine(records, reply)
+            accepted(reply)
+            if sw.elapsed > 0.05:
+                fail(
+                    f"POST /send-email answered after {sw.elapsed:.2f} s of event-loop time",
+                    expected="the 202 at once (0 s), while the 3 s send goes on in the background",
+                    got=f"{sw.elapsed:.2f} s: the request waited for "
+                    + ("the send" if outbox.sent else "something"),
+                    hint="Do not `await` the send in the route. " + BACKGROUND,
+                )
+            await asyncio.sleep(0.1)
+            if not outbox.sent:
+                handed_a_coroutine(records, reply)
+            if outbox.calls() != [(EMAIL["to"], EMAIL["subject"], EMAIL["body"])]:
+                fail(
+                    "0.1 s after the 202, send_email had not been called with the email"
+                    if not outbox.sent
+                    else "send_email was not called with the email's to, subject and body",
+                    expected=f"one call: send_email({EMAIL['to']!r}, {EMAIL['subject']!r}, "
+                    f"{EMAIL['body']!r})",
+                    got=show(outbox.calls()),
+                    hint="Call the `send_email` that create_app was given (to, subject, body). "
+                    + BACKGROUND,
+                )
 
 
 @check("without send_email, the app sends with default_send_email", task=2)
@@ -228,7 +266,9 @@ async def test_bad_requests(learner: Learner) -> None:
     async with serving_patiently(build_app(learner, send_email=outbox.send)) as client:
         for what, kwargs in cases:
             reply = await call(client, "POST", "/send-email", **kwargs)
-            reply.call = f"POST /send-email with {what}"
+            if not (reply.status == 404 and reply.routed is False):
+                # (a 404 that no route matched names the path from reply.call: keep it)
+                reply.call = f"POST /send-email with {what}"
             expect_json_error(
                 reply,
                 400,
@@ -495,3 +535,48 @@ async def test_sent_before_shutdown_long(learner: Learner) -> None:
             await asyncio.sleep(0.5)
         shutdown_began = now()
     expect_all_sent(outbox, 3, shutdown_began)
+
+
+@check("a send that hangs is given up after SEND_TIMEOUT: the job is 'failed'", task=6)
+async def test_send_timeout(learner: Learner) -> None:
+    bound = getattr(learner.module, "SEND_TIMEOUT", 20.0)
+    if isinstance(bound, bool) or not isinstance(bound, int | float) or not 0 < bound <= 60:
+        fail(
+            f"SEND_TIMEOUT is {bound!r}",
+            expected="a number of seconds, more than 0 and at most 60 (the stub has 20.0)",
+            got=repr(bound),
+            hint="Keep `SEND_TIMEOUT = 20.0` at the top of the file: the longest one send may "
+            "take, and what shutdown waits for.",
+        )
+    hung = {**EMAIL, "to": "hung@example.com"}
+    outbox = Outbox(delay=3.0, delays={hung["to"]: 3600.0})
+    setup = f"the mail server never answers for {hung['to']}; SEND_TIMEOUT = {bound:g}"
+    async with serving_patiently(build_app(learner, send_email=outbox.send)) as client:
+        start = now()
+        job_id = accepted(await post_email(client, hung))
+        await wait_until(start, bound - 0.1)
+        early = await status_of(client, job_id, when=f"{bound - 0.1:g} s after the 202")
+        if early != "pending":
+            fail(
+                f"GET /jobs/<id> said {early!r} {bound - 0.1:g} s after the 202, before "
+                f"SEND_TIMEOUT ({setup})",
+                expected="'pending' until SEND_TIMEOUT has passed",
+                got=f"{early!r}; the send: {describe(outbox.sent)}",
+                hint="Give each send SEND_TIMEOUT seconds, no less: `async with "
+                "asyncio.timeout(SEND_TIMEOUT): await sender(...)`.",
+            )
+        await wait_until(start, bound + 0.1)
+        status = await status_of(client, job_id, when=f"{bound + 0.1:g} s after the 202")
+        if status != "failed":
+            fail(
+                f"GET /jobs/<id> said {status!r} {bound + 0.1:g} s after the 202 of a send "
+                f"that never ends ({setup})",
+                expected=f"'failed' once SEND_TIMEOUT ({bound:g} s) has passed",
+                got=f"{status!r}; the send: {describe(outbox.sent)}",
+                hint="Bound each send: `async with asyncio.timeout(SEND_TIMEOUT): await "
+                "sender(...)` inside the `try`. The TimeoutError it raises is an Exception, "
+                "so your `except Exception:` marks the job 'failed' and logs it. Without a "
+                "bound, one hung mail server holds the job, and the shutdown, forever."
+                if status == "pending"
+                else "Only a send that returned is 'done'; one that timed out is 'failed'.",
+            )

@@ -106,11 +106,18 @@ async def enqueue(client: Any, payload: Any, *, seconds: float = 30, hint: str =
     return await call(client, "POST", "/enqueue-task", json=payload, seconds=seconds, hint=hint)
 
 
+def add_context(reply: Reply, context: str) -> None:
+    """Say which request of the setup this was, after its path. Not for a 404 that no route
+    matched: that message names the path the app lacks, read from `reply.call`."""
+    if not (reply.status == 404 and reply.routed is False):
+        reply.call += context
+
+
 async def enqueue_all(client: Any, payloads: list[Any], setup: str) -> None:
     """Post every payload; each must be accepted with 202."""
     for payload in payloads:
         reply = await enqueue(client, payload)
-        reply.call += f" {show(payload)} ({setup})"
+        add_context(reply, f" {show(payload)} ({setup})")
         expect_status(
             reply,
             202,
@@ -262,7 +269,7 @@ async def test_enqueue_rejects_non_object(learner: Learner) -> None:
     async with serving(app) as client:
         for label, options in BAD_TASK_BODIES:
             reply = await call(client, "POST", "/enqueue-task", seconds=10, **options)
-            reply.call += f" with {label}"
+            add_context(reply, f" with {label}")
             expect_json_error(
                 reply,
                 400,
@@ -531,7 +538,7 @@ async def test_stats_exact(learner: Learner) -> None:
             )
 
 
-@check("GET /queue/stats with the defaults: 4 tasks of 2 s on 2 workers are done at 4 s", task=4)
+@check("the defaults: 2 workers, each running default_process_task (2 s a task)", task=4)
 async def test_stats_defaults(learner: Learner) -> None:
     app = build_app(learner)
     setup = "create_app() with no arguments; 4 tasks posted at 0 s"
@@ -580,7 +587,8 @@ async def burst(client: Any, count: int) -> list[tuple[Reply, float]]:
                 "long as it takes: use queue.put_nowait(...) and answer 503 when it raises "
                 "asyncio.QueueFull.",
             )
-        reply.call = call_text
+        if not (reply.status == 404 and reply.routed is False):
+            reply.call = call_text
         replies.append((reply, sw.elapsed))
     return replies
 
@@ -654,7 +662,9 @@ async def test_full_queue_503(learner: Learner) -> None:
             )
 
 
-@check("every task answered 202 is processed, and no task answered 503", task=5)
+@check(
+    "a full queue loses nothing: every task answered 202 is processed, none answered 503", task=5
+)
 async def test_accepted_still_processed(learner: Learner) -> None:
     spy = TaskSpy(2.0)
     app = build_app(learner, workers=1, maxsize=2, process_task=spy)
@@ -760,22 +770,96 @@ async def test_drain_at_shutdown(learner: Learner) -> None:
         )
 
 
-@check("after the drain, the workers are stopped: no task is left running", task=6)
+@check(
+    "a task that raises is marked done too (task_done in `finally`): the drain still ends", task=6
+)
+async def test_failed_task_marked_done(learner: Learner) -> None:
+    spy = TaskSpy(1.0)
+    app = build_app(learner, workers=1, process_task=spy)
+    payloads = [{"n": 0}, {"n": 1, "fail": True}, {"n": 2}, {"n": 3}]
+    setup = "workers=1; 4 tasks of 1 s posted at 0 s, the 2nd raises; then the server stops"
+    client = await start_serving(app)
+    await enqueue_all(client, payloads, setup)
+    with Stopwatch() as sw:
+        stopped = await stop_serving(app, 60)
+    finished = [run for run in spy.runs if run.outcome in ("done", "failed")]
+    if not spy.runs:
+        fail(
+            f"process_task never ran ({setup})",
+            expected="all 4 tasks run during the drain, the shutdown ends at 4 s",
+            got="no call before the shutdown ended" if stopped else "no call in 60 s",
+            hint="No worker took any task. " + POOL_HINT,
+        )
+    if len(finished) < len(payloads) and any(run.outcome == "failed" for run in spy.runs):
+        fail(
+            f"after the task {show(payloads[1])} raised, the other tasks did not all run "
+            f"before the shutdown ended ({setup})",
+            expected="all 4 tasks run, the failing one too: the worker goes on",
+            got=f"{len(finished)} of 4 finished: {show([run.payload for run in finished])}",
+            hint="The exception ended the worker's loop, so the tasks after it wait forever. "
+            "Wrap `await process_task(payload)` in `try: ... except Exception:` inside the loop.",
+        )
+    if not stopped:
+        queues = [q for q in app.extensions.values() if isinstance(q, asyncio.Queue)]
+        unfinished = [getattr(q, "_unfinished_tasks", 0) for q in queues]
+        if queues and not any(unfinished):
+            fail(
+                f"the shutdown had not ended after 60 s, although all {len(finished)} tasks had "
+                f"run by 4 s and been marked done ({setup})",
+                expected="after_serving returns once the queue is drained and the workers stop",
+                got="still stopping after 60 s: queue.join() had returned, something after it "
+                "still waits",
+                hint="After `await queue.join()`, cancel every worker (task.cancel()) before "
+                "you await them: a worker waiting in queue.get() never ends by itself.",
+            )
+        fail(
+            f"the shutdown had not ended after 60 s, although all {len(finished)} tasks had "
+            f"run by 4 s ({setup})",
+            expected="the drain ends at 4 s: queue.join() returns once every task is marked done",
+            got="still stopping after 60 s; the queue counts "
+            + (
+                "1 task never marked done: the one that raised"
+                if max(unfinished) == 1
+                else f"{max(unfinished)} tasks never marked done, of 4"
+            )
+            if queues
+            else "still stopping after 60 s",
+            hint="queue.join() waits for one queue.task_done() per queue.get(), for tasks that "
+            "raised too. Call it in the worker's `finally:` (not in `else:`, nor after the "
+            "`try` where an exception skips it), so every task is marked done however it ends.",
+        )
+    expect_seconds(
+        sw.elapsed,
+        4.0,
+        what=f"the shutdown ({setup})",
+        hint="The drain ends once the last task is done and marked done: no sooner, no later.",
+    )
+
+
+@check("after the drain, the running workers are stopped: no task is left running", task=6)
 async def test_workers_stopped(learner: Learner) -> None:
     spy = TaskSpy(1.0)
     before = set(other_tasks())
     app = build_app(learner, workers=3, process_task=spy)
     client = await start_serving(app)
     await enqueue_all(client, [{"n": n} for n in range(3)], "workers=3")
+    await asyncio.sleep(0.5)
+    if not spy.runs:
+        # Without workers there is nothing to stop: this check would pass for nothing.
+        fail(
+            "no worker was running before the shutdown (workers=3, 3 tasks of 1 s posted)",
+            expected="3 workers running, each on a task, at 0.5 s; then a shutdown that stops them",
+            got="process_task had not been called at 0.5 s: no worker took a task",
+            hint="This check stops the workers that task 2 starts, so it needs them first. "
+            + POOL_HINT,
+        )
     stopped = await stop_serving(app, 60)
     if not stopped:
         fail(
             "the app had not finished stopping after 60 s (workers=3, 3 tasks of 1 s)",
             expected="after_serving returns once the queue is empty and the workers are stopped",
             got=f"still stopping after 60 s; process_task ran {len(spy.runs)} time(s)",
-            hint="No worker took any task, so queue.join() waits forever. " + POOL_HINT
-            if not spy.runs
-            else "queue.join() waits until queue.task_done() has been called once per task "
+            hint="queue.join() waits until queue.task_done() has been called once per task "
             "(in the worker's `finally`); cancelled workers never call it. Drain first, then "
             "stop the workers.",
         )
@@ -884,7 +968,7 @@ async def test_batches_rejected(learner: Learner) -> None:
     async with serving(app) as client:
         for label, options in BAD_BATCH_BODIES:
             reply = await call(client, "POST", "/process-batch", **options)
-            reply.call += f" with {label}"
+            add_context(reply, f" with {label}")
             expect_json_error(
                 reply,
                 400,

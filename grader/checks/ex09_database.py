@@ -13,6 +13,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -23,6 +24,7 @@ from grader.lab.database import (
     check_database,
     counting_connections,
     expect_no_sql_error,
+    parameterised_sql,
     sql_built_from_strings,
     sql_problem,
 )
@@ -40,6 +42,7 @@ from grader.lab.web import (
 
 ADA = {"name": "Ada Lovelace", "email": "ada@example.com"}
 GRACE = {"name": "Grace Hopper", "email": "grace@example.com"}
+SQUARED = "\u00b2"  # "²": str.isdigit() says True, int() raises ValueError
 INJECTION = "'); DROP TABLE users; --"
 CREATE = """
     CREATE TABLE users (
@@ -48,6 +51,33 @@ CREATE = """
         email text NOT NULL UNIQUE
     )
 """
+RACE_HINT = (
+    "A SELECT for the email, then the INSERT, is a race: both requests ran their SELECT "
+    "before either INSERT, both saw the email free, and the second INSERT hit the UNIQUE "
+    "constraint. Let the constraint decide: catch asyncpg.UniqueViolationError around the "
+    "INSERT and answer 409 (or ON CONFLICT (email) DO NOTHING RETURNING ...: no row, 409)."
+)
+NOT_JSON_BODY_HINT = (
+    "`await request.get_json()` answers a body that is not JSON with Quart's own 400 page, "
+    "in HTML, before your code sees it. `await request.get_json(silent=True)` gives None "
+    "instead, and read_user then refuses it with your JSON 400 (or register an "
+    '@app.errorhandler(HTTPException) that answers {"error": ...} for every HTTP error).'
+)
+NONE_BODY_HINT = (
+    "Without a JSON body, `await request.get_json(silent=True)` gives None (so does a body "
+    "without the Content-Type application/json): read_user must refuse anything that is "
+    "not a dict with InvalidInput, before using it."
+)
+STORABLE_HINT = (
+    'JSON can carry text that PostgreSQL cannot store: the NUL character ("\\u0000") and '
+    'a lone surrogate ("\\ud800"). Sent as they are, the INSERT fails with a 500; refuse '
+    "them in read_user (the given storable(text) says which) with a 400."
+)
+INVALID_HINT = (
+    "Check the body before any SQL (read_user): a JSON object whose "
+    '"name" is a non-empty string of at most MAX_NAME characters and whose '
+    '"email" matches EMAIL; otherwise raise InvalidInput and answer 400.'
+)
 POOL_HINT = (
     "In an @app.before_serving function: `pool = await asyncpg.create_pool(dsn, "
     "min_size=min_size, max_size=max_size)`, keep it on the app (app.extensions), and let "
@@ -274,6 +304,14 @@ async def test_pool_closed_after_serving(learner: Learner) -> None:
         async with serving_db(app, learner) as client:
             await send(client, "GET", "/user/1")
             during = await db.sessions()
+            if not during:
+                # Nothing open, nothing to close: this check is about a pool that was there.
+                fail(
+                    "While serving, your app had no connection to the database open",
+                    expected="the pool's connections (min_size of them) while serving, none after",
+                    got="0 connections in pg_stat_activity while serving",
+                    hint=POOL_HINT,
+                )
         left = await db.sessions_after_close()
         if left:
             fail(
@@ -328,20 +366,59 @@ async def test_create_user_invalid(learner: Learner) -> None:
         ("an email that is a list", {"json": {"name": "Ada", "email": ["a@b.c"]}}),
         ("a name of 101 characters", {"json": {"name": "a" * 101, "email": "ada@example.com"}}),
         ("not JSON", {"data": "{'name':", "headers": {"Content-Type": "application/json"}}),
+        ("a NUL in the name", {"json": {"name": "Ada\x00", "email": "ada@example.com"}}),
+        ("a NUL in the email", {"json": {"name": "Ada", "email": "ada\x00@example.com"}}),
+        ("a lone surrogate", {"json": {"name": "Ada \ud800", "email": "ada@example.com"}}),
     ]
     async with fresh_database() as db:
         async with serving_db(build_app(learner, dsn=db.dsn), learner) as client:
             for what, options in bodies:
-                reply = await send(client, "POST", "/users", **options)
+                reply = await call(client, "POST", "/users", seconds=30, **options)
                 reply.call += f" ({what})"
-                expect_json_error(
-                    reply,
-                    400,
-                    hint="Check the body before any SQL (read_user): a JSON object whose "
-                    '"name" is a non-empty string of at most MAX_NAME characters and whose '
-                    '"email" matches EMAIL; otherwise raise InvalidInput and answer 400.',
-                )
-        await expect_no_rows(db, "POST /users with invalid bodies")
+                expect_no_sql_error(reply)
+                expect_json_error(reply, 400, hint=invalid_body_hint(what, reply))
+            await expect_no_rows(db, "POST /users with invalid bodies")
+            # An app that refuses everything refuses these too: the route must also work.
+            good = await post_user(client, ADA)
+        await expect_stored(
+            db, good, [ADA], "POST /users with a valid body, after the invalid ones"
+        )
+
+
+def invalid_body_hint(what: str, reply: Reply) -> str:
+    """The hint that fits what this invalid body did to the app."""
+    if what in ("a NUL in the name", "a NUL in the email", "a lone surrogate"):
+        return STORABLE_HINT
+    crash = reply.crash
+    if what == "not JSON" and reply.status == 400 and reply.json is None:
+        return NOT_JSON_BODY_HINT
+    if crash is not None and "NoneType" in str(crash):
+        return NONE_BODY_HINT
+    return INVALID_HINT
+
+
+async def expect_stored(db: Database, reply: Reply, users: list[dict[str, Any]], what: str) -> None:
+    """A good request, after bad ones: answered 2xx, and its users are in PostgreSQL."""
+    rows = [{"name": r["name"], "email": r["email"]} for r in await users_in(db)]
+    if reply.status in (200, 201) and rows == users:
+        return
+    if reply.status in (200, 201):
+        hint = (
+            "Your route answered success and PostgreSQL has no such row: the users must be "
+            "stored with an INSERT on a connection of the pool, not kept in Python (a dict "
+            "or a list is lost at every restart, and each worker process has its own)."
+        )
+    else:
+        hint = (
+            "The 400s must come from checking the body, not from refusing every request: a "
+            "valid body is stored in PostgreSQL (INSERT ... with the pool) and answered 201."
+        )
+    fail(
+        f"{what}: {reply.call} answered {reply.status}, and {len(rows)} user(s) are stored",
+        expected=f"201, and {show(users)} in the users table",
+        got=f"{reply.describe()}; rows: {show(rows)}",
+        hint=hint,
+    )
 
 
 @check("POST /users with an email that exists already answers 409, and stores nothing", task=2)
@@ -364,6 +441,115 @@ async def test_duplicate_email(learner: Learner) -> None:
                 expected=f"one user, {ADA['name']}",
                 got=show(rows),
             )
+
+
+@asynccontextmanager
+async def inserts_held(db: Database) -> AsyncIterator[Any]:
+    """While the block runs, INSERTs into users wait (the grader holds a lock that only
+    writes wait for: a plain SELECT runs), so two concurrent requests both reach their
+    INSERT before either row exists, every time. Yields `waiting(n)`: wait until n of the
+    app's statements wait for the lock (or a few seconds). The lock goes when the block ends."""
+    transaction = db.connection.transaction()
+    await transaction.start()
+    try:
+        await db.connection.execute("LOCK TABLE users IN EXCLUSIVE MODE")
+
+        async def waiting(count: int, seconds: float = 3.0) -> int:
+            deadline = asyncio.get_running_loop().time() + seconds
+            while True:
+                blocked = int(
+                    await db.value(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+                        "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+                        db.name,
+                    )
+                )
+                if blocked >= count or asyncio.get_running_loop().time() >= deadline:
+                    return blocked
+                await asyncio.sleep(0.01)
+
+        yield waiting
+    finally:
+        await transaction.rollback()
+
+
+@check(
+    "two concurrent POST /users with the same email: one 201, one 409, never a 500 (no race)",
+    task=2,
+)
+async def test_concurrent_duplicate_email(learner: Learner) -> None:
+    twin = {"name": "Ada's twin", "email": ADA["email"]}
+    async with fresh_database() as db:
+        app = build_app(learner, dsn=db.dsn, min_size=2, max_size=5)
+        async with serving_db(app, learner) as client:
+            await users_in(db)  # the table is there to be locked
+            async with inserts_held(db) as waiting:
+                requests = [
+                    asyncio.ensure_future(call(client, "POST", "/users", seconds=30, json=user))
+                    for user in (ADA, twin)
+                ]
+                await waiting(2)
+            replies = list(await asyncio.gather(*requests))
+        rows = await users_in(db)
+    for reply, user in zip(replies, (ADA, twin), strict=True):
+        reply.call += f" ({user['name']})"
+    statuses = sorted(r.status for r in replies)
+    both = "; ".join(r.describe() for r in replies)
+    race = [r for r in replies if r.status >= 500 and unique_violation(r.crash)]
+    if race:
+        where = None
+        if race[0].watch is not None and race[0].crash is not None:
+            where = explain(race[0].crash, race[0].watch.path, race[0].watch.relpath).where
+        raise CheckFailed(
+            f"Two POST /users with the same email, at the same time: {race[0].call} answered "
+            f"{race[0].status}",
+            where=where,
+            expected="one 201 and one 409: the UNIQUE constraint decides which",
+            got=both,
+            hint=RACE_HINT,
+        ) from race[0].crash
+    for reply in replies:
+        expect_no_sql_error(reply)
+    if not rows and 201 in statuses:
+        fail(
+            "Two POST /users with the same email answered 201, and PostgreSQL has no user",
+            expected="the user stored in the users table, and a 409 for the other request",
+            got=f"{both}; rows: []",
+            hint="Store users with an INSERT on a connection of the pool, not in Python.",
+        )
+    if statuses == [201, 201]:
+        fail(
+            "Two POST /users with the same email, at the same time, both answered 201",
+            expected="one 201 and one 409: the UNIQUE constraint decides which",
+            got=f"{both}; rows: {show(rows)}",
+            hint=RACE_HINT
+            if len(rows) != 1
+            else "Only one of them was stored: the other must be told 409. With ON CONFLICT "
+            "DO NOTHING, RETURNING gives no row (fetchrow returns None): answer 409 then.",
+        )
+    if statuses != [201, 409]:
+        fail(
+            "Two POST /users with the same email, at the same time, did not answer 201 and 409",
+            expected="one 201 and one 409: the UNIQUE constraint decides which",
+            got=both,
+            hint=RACE_HINT,
+        )
+    created = next(r for r in replies if r.status == 201)
+    refused = next(r for r in replies if r.status == 409)
+    expect_json_error(refused, 409)
+    if len(rows) != 1 or created.json != rows[0]:
+        fail(
+            "Two POST /users with the same email: the 201 does not match the row stored",
+            expected=f"the one row stored, as JSON: {show(rows)}",
+            got=created.describe(),
+            hint="Answer the row the INSERT returned (RETURNING id, name, email).",
+        )
+
+
+def unique_violation(error: BaseException | None) -> bool:
+    import asyncpg  # type: ignore[import-untyped]
+
+    return isinstance(error, asyncpg.UniqueViolationError)
 
 
 @check("a name like '); DROP TABLE users; -- is stored as it is: SQL parameters", task=2)
@@ -399,6 +585,15 @@ async def test_injection_stored_as_is(learner: Learner) -> None:
 def test_no_sql_built_from_strings(learner: Learner) -> None:
     build_app(learner, dsn="postgresql://postgres@127.0.0.1:1/unused")  # no I/O: only built
     source = learner.path.read_text(encoding="utf-8")
+    if not parameterised_sql(source):
+        fail(
+            "Your file has no SQL with $1 parameters yet",
+            expected="the routes' SQL as plain strings with $1, $2...: "
+            "fetchrow('SELECT ... WHERE id = $1', user_id)",
+            got="no SQL text with a $ parameter in the file",
+            hint="Write the routes with asyncpg first (tasks 2 to 5); this check then reads "
+            "their SQL.",
+        )
     found = sql_built_from_strings(source)
     if found:
         line, how = found[0]
@@ -426,6 +621,16 @@ async def test_no_connection_per_request(learner: Learner) -> None:
                     )
                     expect_status(reply, 201)
                 during = len(opened) - at_start
+        stored = len(await users_in(db))
+        if stored != 20:
+            fail(
+                f"20 POST /users answered 201, and {stored} users are stored in PostgreSQL",
+                expected="20 rows in the users table, inserted through the pool",
+                got=f"{stored} rows",
+                hint="Store each user with an INSERT on a connection of the pool "
+                "(`await pool.fetchrow('INSERT ... RETURNING ...', name, email)`), not in "
+                "Python: the rows must outlive the app.",
+            )
         if len(opened) > 3 + 1:
             fail(
                 f"20 requests opened {during} new database connection(s)",
@@ -492,13 +697,40 @@ async def test_get_user(learner: Learner) -> None:
                     hint="SELECT id, name, email FROM users WHERE id = $1, and answer the row "
                     "as JSON (as_user(row)).",
                 )
-            for path in ("/user/8", "/user/0", "/user/123456789"):
-                expect_json_error(
-                    await send(client, "GET", path),
-                    404,
-                    hint="fetchrow returns None when no row matches: answer 404 then.",
-                )
-            expect_json_error(await send(client, "GET", "/user/abc"), 404)
+            for path in (
+                "/user/8",
+                "/user/0",
+                "/user/123456789",
+                "/user/2147483648",
+                "/user/99999999999999999999",
+            ):
+                reply = await send(client, "GET", path)
+                expect_json_error(reply, 404, hint=not_found_hint(reply))
+            reply = await send(client, "GET", "/user/abc")
+            expect_json_error(reply, 404, hint=not_found_hint(reply))
+
+
+def not_found_hint(reply: Reply) -> str:
+    """The hint that fits a wrong answer for a user that does not exist."""
+    if reply.status == 404 and reply.json is None:
+        if reply.routed is False:
+            return (
+                f"No route matches {reply.call.split(' ', 1)[1]} (the <int:user_id> converter "
+                "refuses it), so Quart answered with its own page, not JSON. The contract wants "
+                '{"error": "..."} for every error: register an @app.errorhandler(HTTPException) '
+                'that returns {"error": error.description}, error.code.'
+            )
+        return (
+            "The contract wants a JSON error body, and this 404 is not JSON: abort(404) (or "
+            "raising NotFound) answers with Quart's own HTML page. Return "
+            '{"error": f"no user {user_id}"}, 404 from the route instead (or register an '
+            '@app.errorhandler(HTTPException) that answers {"error": ...}).'
+        )
+    return (
+        'fetchrow returns None when no row matches: answer {"error": ...}, 404 then. An '
+        "id above MAX_ID (2147483647, the largest integer PostgreSQL's id column holds) "
+        "cannot exist: answer 404 for it without a query."
+    )
 
 
 # --- task 4: GET /users --------------------------------------------------------------------
@@ -547,9 +779,12 @@ async def test_limit_capped(learner: Learner) -> None:
                 )
 
 
-@check("GET /users refuses a negative or non-numeric limit or offset with 400", task=4)
+@check(
+    "GET /users answers 400, never 500, to a negative, non-numeric or huge limit or offset", task=4
+)
 async def test_bad_page(learner: Learner) -> None:
     async with fresh_database() as db:
+        await insert(db, (1, "Ada Lovelace", "ada@example.com"))
         async with serving_db(build_app(learner, dsn=db.dsn), learner) as client:
             for query in ("limit=-1", "offset=-5", "limit=ten", "offset=1.5", "limit=", "limit=2x"):
                 expect_json_error(
@@ -559,6 +794,41 @@ async def test_bad_page(learner: Learner) -> None:
                     "raise InvalidInput. int('-1') works, and PostgreSQL then refuses LIMIT -1 "
                     "with a 500.",
                 )
+            for name in ("limit", "offset"):
+                reply = await send(client, "GET", f"/users?{name}={quote(SQUARED)}")
+                reply.call = f"GET /users?{name}={SQUARED}"
+                expect_json_error(
+                    reply,
+                    400,
+                    hint="'\u00b2'.isdigit() is True (isdigit accepts Unicode digits such as "
+                    "superscripts), and int('\u00b2') raises ValueError: a 500. Accept ASCII "
+                    "digits only: `raw.isascii() and raw.isdigit()`.",
+                )
+            huge = str(2**63)  # one more than PostgreSQL's bigint holds
+            for what, value in ((huge, huge), ("99...9 (5000 digits)", "9" * 5000)):
+                reply = await send(client, "GET", f"/users?offset={value}")
+                reply.call = f"GET /users?offset={what}"
+                # The contract allows either: a 400, or an (empty) page for an offset so large.
+                if reply.status == 200 and isinstance(reply.json, dict):
+                    if reply.json.get("users") == []:
+                        continue
+                expect_json_error(
+                    reply,
+                    400,
+                    hint="OFFSET is a bigint in PostgreSQL (at most MAX_BIGINT, 2**63 - 1), and "
+                    "int() refuses strings of more than 4300 digits: look at the length, then "
+                    "at the value, before the query, and raise InvalidInput for a 400.",
+                )
+            expect_json(
+                await send(client, "GET", "/users?limit=1&offset=0"),
+                {
+                    "users": as_json([(1, "Ada Lovelace", "ada@example.com")]),
+                    "limit": 1,
+                    "offset": 0,
+                },
+                hint="The 400s must come from checking limit and offset: a good query answers "
+                "the page.",
+            )
 
 
 # --- task 5: POST /users/bulk --------------------------------------------------------------
@@ -623,12 +893,17 @@ async def test_bulk_invalid(learner: Learner) -> None:
         ("no users key", {"people": good}),
         ("an empty list", {"users": []}),
         ("a list of strings", {"users": ["ada@example.com"]}),
+        (
+            "user 2 has a NUL in the name",
+            {"users": [good[0], {"name": "A\x00", "email": "a@b.co"}]},
+        ),
     ]
     async with fresh_database() as db:
         async with serving_db(build_app(learner, dsn=db.dsn), learner) as client:
             for what, body in bodies:
-                reply = await send(client, "POST", "/users/bulk", json=body)
+                reply = await call(client, "POST", "/users/bulk", seconds=30, json=body)
                 reply.call += f" ({what})"
+                expect_no_sql_error(reply)
                 expect_json_error(
                     reply,
                     400,
@@ -636,3 +911,5 @@ async def test_bulk_invalid(learner: Learner) -> None:
                     "each valid (read_user), before the first INSERT.",
                 )
                 await expect_no_rows(db, f"POST /users/bulk ({what})")
+            reply = await send(client, "POST", "/users/bulk", json={"users": good[:2]})
+        await expect_stored(db, reply, good[:2], "POST /users/bulk with valid users, at the end")

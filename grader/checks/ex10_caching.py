@@ -97,6 +97,13 @@ async def app_with(
             yield client, MemcachedProbe(*address)
 
 
+def add_context(reply: Reply, context: str) -> None:
+    """Say in which setting a request was made, after its path. Not for a 404 that no route
+    matched: that message names the path the app lacks, read from `reply.call`."""
+    if not (reply.status == 404 and reply.routed is False):
+        reply.call += context
+
+
 async def get(client: Any, user_id: int, **kwargs: Any) -> Reply:
     kwargs.setdefault("seconds", 30)
     return await call(client, "GET", f"/user/{user_id}", **kwargs)
@@ -267,6 +274,64 @@ async def test_different_users_concurrent(learner: Learner) -> None:
         )
 
 
+async def give_up(client: Any, path: str, *, after: float) -> None:
+    """A client that sends a GET and disconnects `after` seconds later, as a browser tab that
+    is closed: Quart then cancels the request's handler, wherever it waits."""
+    async with client.request(path, method="GET") as connection:
+        await connection.send_complete()
+        await asyncio.sleep(after)
+        await connection.disconnect()
+
+
+@check("a request that gives up cancels only its own wait, not the shared load (shield)", task=2)
+async def test_cancelled_request_keeps_load(learner: Learner) -> None:
+    users = some_users(1)
+    user_id, user = next(iter(users.items()))
+    store = StoreSpy(users, latency=0.3)
+    setup = (
+        f"3 concurrent GET /user/{user_id} on an empty cache (a store call takes 0.3 s); the "
+        "first client disconnects after 0.1 s (Quart cancels its handler)"
+    )
+    async with app_with(learner, store) as (client, _):
+        quitter = asyncio.create_task(give_up(client, f"/user/{user_id}", after=0.1))
+        await asyncio.sleep(0.05)  # the first miss has started the load
+        others = [asyncio.create_task(get(client, user_id, seconds=2)) for _ in range(2)]
+        await asyncio.sleep(0.05)  # the other two wait for the same load
+        results = await asyncio.gather(*others, return_exceptions=True)
+        quitter.cancel()  # done already, unless a disconnect is not answered
+        await asyncio.gather(quitter, return_exceptions=True)
+    if store.count() != 1:
+        fail(
+            f"The 3 requests made {store.count()} store calls ({setup})",
+            expected="1 call of store.get_user, shared by the 3 requests",
+            got=show([(c.method, c.user_id) for c in store.calls]),
+            hint="This check needs the shared load of the check before: the first miss "
+            "creates the task, the others await the same task.",
+        )
+    broken = [r for r in results if not isinstance(r, Reply) or r.json != user]
+    if broken:
+        got = "; ".join(
+            "no answer after 2 s"
+            if isinstance(r, CheckFailed)
+            else f"{type(r).__name__} raised in the request"
+            if isinstance(r, BaseException)
+            else r.describe() + (" (the handler was cancelled)" if not r.text else "")
+            for r in broken
+        )
+        fail(
+            f"{len(broken)} of the 2 other requests lost their answer when the first one "
+            "gave up: cancelling its wait cancelled the load they shared",
+            expected=f"the 2 others get 200 with the user when the load ends ({setup})",
+            got=got,
+            hint="Awaiting a task from a request that is cancelled cancels the task too. "
+            "`return await asyncio.shield(task)`: the cancelled request stops waiting, the "
+            "load goes on for the others.",
+        )
+    for reply in results:
+        assert isinstance(reply, Reply)
+        expect_json(reply, user)
+
+
 # --- task 3: PUT ---------------------------------------------------------------------------
 
 
@@ -328,7 +393,7 @@ async def test_put_invalid(learner: Learner) -> None:
             ("a new id", {"json": {"id": 5}}),
         ):
             reply = await call(client, "PUT", f"/user/{user_id}", **options)
-            reply.call += f" ({what})"
+            add_context(reply, f" ({what})")
             expect_json_error(
                 reply,
                 400,
@@ -354,11 +419,19 @@ async def expect_degraded(learner: Learner, address: tuple[str, int], what: str)
     with recorded_logs() as records:
         app = build_app(learner, store=store, memcached=address)
         async with serving(app) as client:
-            with Stopwatch() as sw:
-                replies = [await get(client, user_id, hint=DEGRADE_HINT) for _ in range(2)]
-            put = await call(client, "PUT", f"/user/{user_id}", json={"name": "Changed"})
+            try:
+                with Stopwatch() as sw:
+                    replies = [await get(client, user_id, hint=DEGRADE_HINT) for _ in range(2)]
+                put = await call(client, "PUT", f"/user/{user_id}", json={"name": "Changed"})
+            except CheckFailed as error:  # no answer: say which memcached it was waiting for
+                raise CheckFailed(
+                    f"{error.summary} ({what})",
+                    expected=error.expected,
+                    got=error.got,
+                    hint=error.hint,
+                ) from error
     for reply in replies:
-        reply.call += f" ({what})"
+        add_context(reply, f" ({what})")
         if reply.status >= 500 or reply.status != 200:
             fail(
                 f"{reply.call} answered {reply.status}",
@@ -368,7 +441,7 @@ async def expect_degraded(learner: Learner, address: tuple[str, int], what: str)
                 hint=DEGRADE_HINT,
             )
         expect_json(reply, user, hint=DEGRADE_HINT)
-    put.call += f" ({what})"
+    add_context(put, f" ({what})")
     expect_json(put, {**user, "name": "Changed"}, hint=DEGRADE_HINT)
     warnings = [r for r in records if r.levelno == logging.WARNING]
     if not warnings:
@@ -392,15 +465,19 @@ async def expect_degraded(learner: Learner, address: tuple[str, int], what: str)
 @check("memcached down (nothing listens): 200 from the store, a warning, never a 500", task=4)
 async def test_memcached_down(learner: Learner) -> None:
     async with real_time():
-        await expect_degraded(learner, ("127.0.0.1", closed_port()), "memcached down")
+        await expect_degraded(
+            learner, ("127.0.0.1", closed_port()), "memcached down: nothing listens on its port"
+        )
 
 
 @check("memcached answering errors, or never answering: 200 from the store, a warning", task=4)
 async def test_memcached_broken(learner: Learner) -> None:
     # In virtual time: these servers run in this process, so their silence is exact, and
     # CACHE_TIMEOUT passes without a real wait.
-    for behaviour, what in (("error", "memcached answering SERVER_ERROR"),
-                            ("silent", "a memcached that never answers")):  # fmt: skip
+    for behaviour, what in (
+        ("error", "the grader's stand-in memcached, which answers SERVER_ERROR to every command"),
+        ("silent", "the grader's stand-in memcached, which accepts connections, never answers"),
+    ):
         async with FakeMemcached(behaviour) as address:
             await expect_degraded(learner, address, what)
 

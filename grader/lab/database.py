@@ -130,6 +130,9 @@ SQL_ADVICE: dict[str, str] = {
     "2201W": "LIMIT must not be negative: check limit and offset before the query, and answer 400.",
     "2201X": "OFFSET must not be negative: check limit and offset before the query, and "
     "answer 400.",
+    "22021": "PostgreSQL's text cannot hold the NUL character (\\u0000), which JSON can "
+    "carry: refuse text that contains it with a 400 before the SQL (storable(...) in "
+    "read_user).",
     "42P18": "PostgreSQL could not tell the type of a $ parameter: pass a value of the "
     "right type (an int for LIMIT and OFFSET, not a str).",
     "08P01": "The query and its parameters do not match: as many values as $1, $2... in "
@@ -160,6 +163,22 @@ def sql_problem(error: BaseException) -> tuple[str, str] | None:
                 "the statement. Pass values as parameters: fetchrow('... VALUES ($1, $2)', "
                 "name, email)."
             )
+        if "out of int32 range" in message or "out of int64 range" in message:
+            advice = (
+                "A number too large for PostgreSQL cannot even be sent: an id is an integer "
+                "(at most 2147483647, MAX_ID), LIMIT and OFFSET are bigints (at most "
+                "9223372036854775807, MAX_BIGINT). Look at the size before the query: an id "
+                "above MAX_ID cannot exist (404), a limit or offset above MAX_BIGINT is a 400."
+            )
+        elif "surrogates not allowed" in message:
+            advice = (
+                'JSON can carry a lone surrogate ("\\ud800"), which is no character and has '
+                "no UTF-8, so asyncpg cannot send it: refuse such text with a 400 before the "
+                "SQL (storable(...) in read_user)."
+            )
+        if message.startswith("invalid input for query argument"):
+            # asyncpg's own refusal, before anything reached the server.
+            return f"asyncpg could not send a value: {message} ({type(error).__name__})", advice
         what = "the connection" if state.startswith("28") else "your SQL"
         return f"PostgreSQL refused {what}: {message} ({type(error).__name__})", advice
     if isinstance(error, asyncpg.InterfaceError):
@@ -221,6 +240,25 @@ SQL_WORDS = re.compile(
     r"|\bvalues\s*\(|\bwhere\s+\w+\s*(=|<|>|like\b|in\b)|\blimit\s+\d|\boffset\s+\d",
     re.IGNORECASE,
 )
+
+
+PARAMETER = re.compile(r"\$[1-9]")
+
+
+def parameterised_sql(source: str) -> bool:
+    """Whether the source has SQL text with a $1-style parameter: what an app that reads
+    and writes rows by value cannot do without."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    return any(
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and SQL_WORDS.search(node.value) is not None
+        and PARAMETER.search(node.value) is not None
+        for node in ast.walk(tree)
+    )
 
 
 def _literal_text(node: ast.AST) -> str:

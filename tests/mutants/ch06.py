@@ -123,6 +123,54 @@ AFTER_LOOP_HANDLER = (
 MUTANTS = [
     Mutant(
         "06",
+        "sender_task_never_cancelled",
+        (
+            (
+                "            async with asyncio.TaskGroup() as tg:\n"
+                "                tg.create_task(send_from(outbox))\n",
+                "            sender = asyncio.create_task(send_from(outbox))\n"
+                "            if sender:\n",
+            ),
+        ),
+        {
+            "test_no_task_left": "3 task(s) started by your handlers were still running after "
+            "all 3 clients had left",
+        },
+    ),
+    Mutant(
+        "06",
+        "read_message_left_unwritten_handler_validates_inline",
+        (
+            (
+                "def read_message(raw: str | bytes) -> tuple[str, str]:\n",
+                "def parse(raw: str | bytes) -> tuple[str, str]:\n",
+            ),
+            ("user, text = read_message(raw)", "user, text = parse(raw)"),
+            (
+                "\n\ndef create_app() -> Quart:\n",
+                "\n\ndef read_message(raw: str | bytes) -> tuple[str, str]:\n"
+                "    raise NotImplementedError\n\n\ndef create_app() -> Quart:\n",
+            ),
+        ),
+        {"test_read_message": "read_message is not written yet"},
+    ),
+    Mutant(
+        "06",
+        "read_message_lets_json_errors_through",
+        (
+            (
+                "    except ValueError:  # json.JSONDecodeError, and UnicodeDecodeError for bad "
+                "bytes\n",
+                "    except TypeError:\n",
+            ),
+        ),
+        {
+            "test_read_message": "raised JSONDecodeError, not BadMessage",
+            "test_bad_json": "",
+        },
+    ),
+    Mutant(
+        "06",
         "echo_answers_once",
         (
             (

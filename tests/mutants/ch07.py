@@ -125,9 +125,28 @@ MUTANTS = [
             ),
         ),
         {
-            "test_accepted_at_once": "had not been called with the email",
+            "test_accepted_at_once": "was given a coroutine object, not a function: the send "
+            "never ran",
             "test_sent_before_shutdown": "Only 0 of 3 accepted emails were sent",
         },
+    ),
+    Mutant(
+        "07",
+        "send_not_bounded",
+        (
+            (
+                "            async with asyncio.timeout(SEND_TIMEOUT):\n"
+                "                await sender(to, subject, body)\n",
+                "            await sender(to, subject, body)\n",
+            ),
+        ),
+        {"test_send_timeout": "said 'pending' 20.1 s after the 202 of a send that never ends"},
+    ),
+    Mutant(
+        "07",
+        "send_bound_too_short",
+        (("async with asyncio.timeout(SEND_TIMEOUT):", "async with asyncio.timeout(5):"),),
+        {"test_send_timeout": "said 'failed' 19.9 s after the 202, before SEND_TIMEOUT"},
     ),
     Mutant(
         "07",

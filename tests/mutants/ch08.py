@@ -231,6 +231,39 @@ MUTANTS = [
     ),
     Mutant(
         "08",
+        "task_done_only_in_else",
+        (
+            (
+                '                counts["processed"] += 1\n',
+                '                counts["processed"] += 1\n                queue.task_done()\n',
+            ),
+            (
+                "                # queue.join() returns once every get() has had its task_done().\n"
+                "                queue.task_done()\n",
+                "",
+            ),
+        ),
+        {
+            "test_failed_task_marked_done": "1 task never marked done: the one that raised",
+        },
+    ),
+    Mutant(
+        "08",
+        "enqueue_route_misnamed",
+        (('@app.post("/enqueue-task")', '@app.post("/enqueue")'),),
+        {"test_enqueue_accepted": "no route of your app matches /enqueue-task\n"},
+    ),
+    Mutant(
+        "08",
+        "no_workers_no_drain",
+        ((START_POOL, '        app.extensions["task_workers"] = []\n'), (DRAIN, "")),
+        {
+            "test_workers_stopped": "no worker was running before the shutdown",
+            "test_failed_task_marked_done": "process_task never ran",
+        },
+    ),
+    Mutant(
+        "08",
         "workers_never_stopped",
         ((STOP_WORKERS, ""),),
         {"test_workers_stopped": "3 task(s) were still running after the app had stopped"},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import Mutant
+from . import HTTP_HANDLER, Mutant
 
 MAKE_POOL = "        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)\n"
 TABLE_ON_POOL = (
@@ -49,6 +49,13 @@ BULK_VALIDATION = (
     "                rows.append(read_user(user))\n"
     "            except InvalidInput as error:\n"
     '                raise InvalidInput(f"user {number}: {error}") from None\n'
+)
+CATCH_ALL = "    @app.errorhandler(Exception)\n"
+BIG_ID = '        if user_id > MAX_ID:\n            return {"error": f"no user {user_id}"}, 404\n'
+STORABLE = (
+    "    if not storable(name) or not storable(email):\n"
+    '        raise InvalidInput(\'"name" and "email" must not contain NUL (\\\\u0000) or lone '
+    "surrogates')\n"
 )
 
 MUTANTS = [
@@ -204,7 +211,7 @@ MUTANTS = [
     Mutant(
         "09",
         "negative_limit_accepted",
-        (("    if not raw.isdigit():", '    if not raw.lstrip("-").isdigit():'),),
+        (("raw.isascii() and raw.isdigit()", 'raw.isascii() and raw.lstrip("-").isdigit()'),),
         {"test_bad_page": "LIMIT must not be negative"},
     ),
     Mutant(
@@ -256,5 +263,121 @@ MUTANTS = [
             ),
         ),
         {"test_bulk_insert": "POST /users/bulk answered 200"},
+    ),
+    Mutant(
+        "09",
+        "select_then_insert",
+        (
+            (
+                "        try:\n            # $1, $2",
+                "        taken = await pool().fetchval(\n"
+                '            "SELECT count(*) FROM users WHERE email = $1", email\n'
+                "        )\n"
+                "        if taken:\n"
+                '            return {"error": "taken"}, 409\n'
+                "        try:\n            # $1, $2",
+            ),
+            (DUPLICATE, "        finally:\n            pass\n"),
+        ),
+        {
+            "test_concurrent_duplicate_email": "A SELECT for the email, then the INSERT, is a race",
+        },
+    ),
+    Mutant(
+        "09",
+        "abort_404_without_json_handlers",
+        (
+            (
+                "from quart import Quart, ResponseReturnValue, request\n",
+                "from quart import Quart, ResponseReturnValue, abort, request\n",
+            ),
+            (NOT_FOUND, "        if row is None:\n            abort(404)\n"),
+            (HTTP_HANDLER, ""),
+            (CATCH_ALL, ""),
+        ),
+        {"test_get_user": "this 404 is not JSON: abort(404)"},
+        avoid={"test_get_user": "fetchrow returns None"},
+    ),
+    Mutant(
+        "09",
+        "get_json_not_silent_without_json_handlers",
+        (
+            (
+                "read_user(await request.get_json(silent=True))",
+                "read_user(await request.get_json())",
+            ),
+            (HTTP_HANDLER, ""),
+            (CATCH_ALL, ""),
+        ),
+        {"test_create_user_invalid": "`await request.get_json(silent=True)` gives None instead"},
+        avoid={"test_create_user_invalid": "Check the body before any SQL"},
+    ),
+    Mutant(
+        "09",
+        "nul_stored_as_is",
+        ((STORABLE, ""),),
+        {
+            "test_create_user_invalid": "POST /users (a NUL in the name) answered 500 because "
+            'PostgreSQL refused your SQL: invalid byte sequence for encoding "UTF8": 0x00',
+            "test_bulk_invalid": "PostgreSQL's text cannot hold the NUL character",
+        },
+    ),
+    Mutant(
+        "09",
+        "isdigit_without_isascii",
+        (("if not (raw.isascii() and raw.isdigit()):", "if not raw.isdigit():"),),
+        {"test_bad_page": "'\u00b2'.isdigit() is True"},
+    ),
+    Mutant(
+        "09",
+        "offset_beyond_bigint",
+        (("    if len(raw) > len(str(MAX_BIGINT)) or int(raw) > MAX_BIGINT:", "    if False:"),),
+        {"test_bad_page": "LIMIT and OFFSET are bigints"},
+    ),
+    Mutant(
+        "09",
+        "int_of_thousands_of_digits",
+        (
+            (
+                "if len(raw) > len(str(MAX_BIGINT)) or int(raw) > MAX_BIGINT:",
+                "if int(raw) > MAX_BIGINT:",
+            ),
+        ),
+        {"test_bad_page": "int() refuses strings of more than 4300 digits"},
+    ),
+    Mutant(
+        "09",
+        "huge_id_sent_to_postgres",
+        ((BIG_ID, ""),),
+        {
+            "test_get_user": "GET /user/2147483648 answered 500 because asyncpg could not "
+            "send a value"
+        },
+    ),
+    Mutant(
+        "09",
+        "rows_kept_in_python",
+        (
+            (
+                INSERT_ONE,
+                '            kept = app.extensions.setdefault("kept", [])\n'
+                '            row = {"id": len(kept) + 1, "name": name, "email": email}\n'
+                "            kept.append(row)\n",
+            ),
+        ),
+        {
+            "test_create_user": "did not store the user",
+            "test_create_user_invalid": "PostgreSQL has no such row",
+            "test_no_connection_per_request": "answered 201, and 0 users are stored in PostgreSQL",
+        },
+    ),
+    Mutant(
+        "09",
+        "no_pool_at_all",
+        ((MAKE_POOL, "        pool = None\n"), (TABLE_ON_POOL, "")),
+        {
+            "test_pool_closed_after_serving": "While serving, your app had no connection to "
+            "the database open",
+        },
     ),
 ]

@@ -32,6 +32,15 @@ MISS = (
 MUTANTS = [
     Mutant(
         "10",
+        "shared_load_not_shielded",
+        (("        return await asyncio.shield(task)\n", "        return await task\n"),),
+        {
+            "test_cancelled_request_keeps_load": "2 of the 2 other requests lost their answer "
+            "when the first one gave up",
+        },
+    ),
+    Mutant(
+        "10",
         "str_key",
         (('    return f"user:{user_id}".encode()\n', '    return f"user:{user_id}"\n'),),
         {
@@ -158,8 +167,8 @@ MUTANTS = [
             ),
         ),
         {
-            "test_memcached_down": "(memcached down) answered 500",
-            "test_memcached_broken": "(memcached answering SERVER_ERROR) answered 500",
+            "test_memcached_down": "(memcached down: nothing listens on its port) answered 500",
+            "test_memcached_broken": "which answers SERVER_ERROR to every command) answered 500",
         },
     ),
     Mutant(
@@ -173,7 +182,10 @@ MUTANTS = [
                 "        except Exception as error:\n",
             ),
         ),
-        {"test_memcached_broken": "had not finished after 30 s of event-loop time"},
+        {
+            "test_memcached_broken": "had not finished after 30 s of event-loop time (the "
+            "grader's stand-in memcached, which accepts connections, never answers)"
+        },
     ),
     Mutant(
         "10",
