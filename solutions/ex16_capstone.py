@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import math
 import re
 import time
 from typing import Any
@@ -92,9 +93,16 @@ def create_app(
             raise UpstreamError(502, f"the market API failed ({response.status_code})")
         try:
             price = response.json()["price"]
-        except (ValueError, KeyError, TypeError):
+        # RecursionError: JSON nested deeper than the parser can follow is no price either.
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise UpstreamError(502, "the market API answered without a price") from None
-        if isinstance(price, bool) or not isinstance(price, int | float):
+        # bool first: True is an int in Python. Python's JSON parser reads NaN, Infinity and
+        # 1e999 as floats, which no browser's JSON.parse accepts: they are no price either.
+        if (
+            isinstance(price, bool)
+            or not isinstance(price, int | float)
+            or (isinstance(price, float) and not math.isfinite(price))
+        ):
             raise UpstreamError(502, "the market API answered a price that is not a number")
         # ts is for people and browsers: Unix time, when the price arrived. Durations (the
         # cache's age, the poller's waits) are measured on the loop's clock instead.

@@ -30,7 +30,15 @@ from grader.lab.pools import (
     warm_forkserver,
 )
 from grader.lab.realtime import real_time
-from grader.lab.web import build_app, call, expect_json, expect_status, serving
+from grader.lab.web import (
+    build_app,
+    call,
+    expect_json,
+    expect_json_error,
+    expect_status,
+    serving,
+    unexpected_status,
+)
 
 TO_THREAD = "`return await asyncio.to_thread(blocking_task, n)`"
 BY_NAME = (
@@ -485,6 +493,91 @@ async def test_report(learner: Learner) -> None:
             ),
             hint="The app's pool bounds how many reports run at once. " + REPORT_HINT,
         )
+
+
+MAX_N = 1_000_000  # the stub's: the largest n a report accepts
+HUGE_N = int("9" * 2200)  # n * n has over 4300 digits: Python refuses to write it as text
+BOUND_HINT = (
+    f"n over MAX_N ({MAX_N}) is bad input: before running anything, "
+    '`if n > MAX_N: return {"error": f"n must be at most {MAX_N}"}, 400`. Without a bound, '
+    "an n of 2200 digits makes n * n of over 4300 digits, which Python refuses to turn into "
+    "text (JSON): the client gets a 500 for its own mistake."
+)
+
+
+@check("GET /report/<n> with n over MAX_N answers a JSON 400 before any work", task=4)
+async def test_report_too_big(learner: Learner) -> None:
+    spy = BlockingSpy(learner, hold=False)
+    learner.patch("blocking_task", spy)
+    async with serving(build_app(learner, max_workers=2)) as client, real_time():
+        reply = await call(client, "GET", f"/report/{MAX_N}", seconds=3)
+        expect_json(
+            reply,
+            {"result": MAX_N * MAX_N},
+            hint=f"n = MAX_N ({MAX_N}) is allowed: refuse only n > MAX_N.",
+        )
+        for n, shown in ((MAX_N + 1, str(MAX_N + 1)), (HUGE_N, "<a number of 2200 digits>")):
+            reply = await call(client, "GET", f"/report/{n}", seconds=3)
+            reply.call = f"GET /report/{shown}"
+            expect_json_error(reply, 400, hint=BOUND_HINT)
+    refused = [c for c in spy.calls if c.n > MAX_N]
+    if refused:
+        fail(
+            "GET /report/<n> ran blocking_task for an n it refused",
+            expected="the 400 answered before any work: no thread held for nothing",
+            got=f"blocking_task called with an n of {len(str(refused[0].n))} digits",
+            hint="Check n first, then run the report.",
+        )
+
+
+class ReportFailed(OSError):
+    pass
+
+
+SECRET = "db.internal:5432 refused the connection for user report"
+
+
+def failing_report(n: int) -> int:
+    raise ReportFailed(SECRET)
+
+
+@check("bad paths and failures are JSON errors: 404, 405 with Allow, 500 with no details", task=4)
+async def test_report_errors_json(learner: Learner) -> None:
+    hint = (
+        "Keep the stub's `add_json_errors(app)` as the first line after `app = Quart(...)`: "
+        "it makes every error answer a JSON object, as chapter 11 does."
+    )
+    async with serving(build_app(learner, max_workers=2)) as client, real_time():
+        for path in ("/report/-5", "/report/1.5", "/report/abc"):
+            expect_json_error(await call(client, "GET", path, seconds=3), 404, hint=hint)
+        reply = await call(client, "POST", "/report/7", seconds=3)
+        expect_json_error(reply, 405, hint=hint)
+        if not reply.header("Allow"):
+            fail(
+                f"{reply.call} answered 405 without the Allow header",
+                expected="405 with Allow: GET, ...",
+                got=reply.describe(),
+                hint=hint,
+            )
+        learner.patch("blocking_task", failing_report)
+        reply = await call(client, "GET", "/report/7", seconds=3)
+        reply.call = "GET /report/7 (blocking_task raised an OSError)"
+        if reply.status != 500:
+            unexpected_status(
+                reply,
+                'status 500 {"error": "internal server error"}',
+                hint="An unexpected failure of the work is the server's error: let it reach the "
+                "given JSON 500 handler.",
+            )
+        expect_json_error(reply, 500, hint=hint)
+        if "db.internal" in reply.text:
+            fail(
+                f"{reply.call} sent the exception's text to the client",
+                expected="a fixed message; the details go to the log",
+                got=reply.describe(),
+                hint="Never answer str(error): it may hold hosts, paths or passwords. "
+                'Answer {"error": "internal server error"} and log the exception.',
+            )
 
 
 @check("GET /ping answers within 50 ms while 10 reports run", task=4)

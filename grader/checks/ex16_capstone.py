@@ -26,7 +26,14 @@ from grader.lab import (
     show,
 )
 from grader.lab.market import FakeMarketAPI
-from grader.lab.web import build_app, call, expect_json_error, serving, unexpected_status
+from grader.lab.web import (
+    build_app,
+    call,
+    crashed,
+    expect_json_error,
+    serving,
+    unexpected_status,
+)
 from grader.lab.websockets import WebSocketClient, WebSocketLab
 
 # The contract's numbers (the stub names them too).
@@ -367,6 +374,78 @@ async def test_stock_upstream_errors(learner: Learner) -> None:
             what="GET /stocks/NVDA (the upstream takes 10 s)",
             hint="Give up after FETCH_TIMEOUT seconds exactly.",
         )
+
+
+NESTED = "[" * 100_000 + "]" * 100_000
+PRICELESS = (
+    # symbol, the upstream's body, what it is, the hint for an app that let it through
+    (
+        "AMD",
+        '{"symbol": "AMD", "price": true}',
+        "a price of true",
+        "In Python, bool is a subclass of int: isinstance(True, int | float) is True. Refuse "
+        "a bool first: `if isinstance(price, bool) or not isinstance(price, int | float):` "
+        "raise UpstreamError(502, ...).",
+    ),
+    (
+        "AMZN",
+        '{"symbol": "AMZN", "price": "178.30"}',
+        "a price that is a string",
+        "Only a number is a price: `if isinstance(price, bool) or not isinstance(price, "
+        "int | float):` raise UpstreamError(502, ...).",
+    ),
+    (
+        "GOOG",
+        '{"symbol": "GOOG", "price": NaN}',
+        "a price of NaN",
+        "Python's JSON parser reads NaN, Infinity and 1e999 as floats, and json.dumps writes "
+        "them back as NaN and Infinity, which are not JSON: a browser's JSON.parse refuses "
+        "them. Refuse a float that is not finite: `math.isfinite(price)`.",
+    ),
+    (
+        "INTC",
+        '{"symbol": "INTC", "price": 1e999}',
+        "a price of 1e999 (infinity once parsed)",
+        "Python's JSON parser reads 1e999 as float('inf'), which json.dumps writes as "
+        "Infinity: not JSON, and no price. Refuse a float that is not finite: "
+        "`math.isfinite(price)`.",
+    ),
+    (
+        "META",
+        '{"symbol": "META", "price": ' + NESTED + "}",
+        "JSON nested 100 000 levels deep",
+        "Python's JSON parser raises RecursionError (not a ValueError) on JSON nested too "
+        "deep: catch it with the parse errors, `except (ValueError, KeyError, TypeError, "
+        "RecursionError):`, and raise UpstreamError(502, ...).",
+    ),
+    (
+        "NFLX",
+        "<html>maintenance</html>",
+        "a body that is not JSON",
+        "response.json() raises ValueError on a body that is not JSON: catch it and raise "
+        "UpstreamError(502, ...).",
+    ),
+)
+
+
+@check("GET /stocks/<symbol>: an upstream answer with no usable price is a 502", task=1)
+async def test_stock_priceless(learner: Learner) -> None:
+    api = market(bodies={symbol: body for symbol, body, _, _ in PRICELESS})
+    async with serving(make_app(learner, api)) as http:
+        for symbol, _, what, hint in PRICELESS:
+            reply = await call(http, "GET", f"/stocks/{symbol}")
+            reply.call += f" (upstream: 200 with {what})"
+            if reply.status != 502 and isinstance(reply.crash, RecursionError):
+                # Not the endless recursion of the learner's own function that a
+                # RecursionError usually means: the JSON parser ran out of stack.
+                failure = crashed(reply, reply.crash, "status 502")
+                failure.summary = (
+                    f"{reply.call} answered {reply.status}: the JSON parser raised "
+                    "RecursionError, which your code did not catch"
+                )
+                failure.hint = hint
+                raise failure from reply.crash
+            expect_json_error(reply, 502, hint=hint)
 
 
 # Task 2: the WebSocket and its shared poller

@@ -61,6 +61,8 @@ class FakeMarketAPI:
     failures: symbol (or "todos") -> an HTTP status to answer (404, 500, 503...), or
     "connect" for a connection that fails before any answer.
     drip: symbol -> seconds between the chunks of a slowly streamed answer.
+    bodies: symbol -> the raw text of a 200 application/json answer, given as it is (a price
+    of NaN or 1e999, JSON nested too deep to parse, a body that is not JSON at all).
     moving: prices move with the event loop's clock (`price_at`) instead of staying put.
     """
 
@@ -74,12 +76,14 @@ class FakeMarketAPI:
         failures: dict[str, int | str] | None = None,
         drip: dict[str, float] | None = None,
         moving: bool = False,
+        bodies: dict[str, str] | None = None,
     ) -> None:
         self.latency = latency
         self.latencies = dict(latencies or {})
         self.failures = dict(failures or {})
         self.drip = dict(drip or {})
         self.moving = moving
+        self.bodies = dict(bodies or {})
         self.requests: list[str] = []  # "host/path" of every request that reached the API
         # symbol (or "todos") -> the loop time at which each of its requests arrived
         self.request_times: dict[str, list[float]] = {}
@@ -134,6 +138,8 @@ class FakeMarketAPI:
             failure = self.failures.get(symbol)
             if isinstance(failure, int):
                 return {"error": f"upstream failure {failure}"}, failure
+            if symbol in self.bodies:
+                return Response(self.bodies[symbol], content_type="application/json")
             if symbol not in PRICES:
                 return {"error": f"unknown symbol {symbol}"}, 404
             at = asyncio.get_running_loop().time()

@@ -108,8 +108,10 @@ async def read_body() -> dict[str, Any]:
         raise InvalidTodo("send a JSON object")
     raw = await request.get_data()
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
+        # json.loads reads the bytes themselves; bytes that are not text raise
+        # UnicodeDecodeError, a ValueError too.
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
         raise InvalidTodo("send a JSON object") from None
     if not isinstance(body, dict):
         raise InvalidTodo("send a JSON object")

@@ -272,4 +272,39 @@ MUTANTS = [
         ),
         {"test_ping_while_reports_run": "it must not use the pool"},
     ),
+    Mutant(
+        "13",
+        "report_without_bound",
+        (
+            (
+                "        if n > MAX_N:\n"
+                '            return {"error": f"n must be at most {MAX_N}"}, 400\n',
+                "",
+            ),
+        ),
+        {"test_report_too_big": "an n of 2200 digits makes n * n of over 4300 digits"},
+    ),
+    Mutant(
+        "13",
+        "report_bound_off_by_one",
+        (("        if n > MAX_N:\n", "        if n >= MAX_N:\n"),),
+        {"test_report_too_big": "n = MAX_N (1000000) is allowed"},
+    ),
+    Mutant(
+        "13",
+        "json_errors_dropped",
+        (("    app = Quart(__name__)\n    add_json_errors(app)\n", "    app = Quart(__name__)\n"),),
+        {"test_report_errors_json": "GET /report/-5 did not answer a JSON error"},
+    ),
+    Mutant(
+        "13",
+        "error_text_to_the_client",
+        (
+            (
+                '        return {"error": "internal server error"}, 500\n',
+                '        return {"error": str(error)}, 500\n',
+            ),
+        ),
+        {"test_report_errors_json": "sent the exception's text to the client"},
+    ),
 ]

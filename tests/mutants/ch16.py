@@ -332,4 +332,34 @@ MUTANTS = [
         ((STOP_POLLERS, ""),),
         {"test_shutdown_stops_pollers": "task(s) that polled the market API still ran"},
     ),
+    # Task 1: an upstream answer with no usable price
+    Mutant(
+        "16",
+        "price_bool_accepted",
+        (
+            (
+                "            isinstance(price, bool)\n"
+                "            or not isinstance(price, int | float)\n",
+                "            not isinstance(price, int | float)\n",
+            ),
+        ),
+        {"test_stock_priceless": "In Python, bool is a subclass of int"},
+    ),
+    Mutant(
+        "16",
+        "price_not_finite_accepted",
+        (("            or (isinstance(price, float) and not math.isfinite(price))\n", ""),),
+        {"test_stock_priceless": "(upstream: 200 with a price of NaN) answered 200"},
+    ),
+    Mutant(
+        "16",
+        "price_recursion_not_caught",
+        (
+            (
+                "        except (ValueError, KeyError, TypeError, RecursionError):\n",
+                "        except (ValueError, KeyError, TypeError):\n",
+            ),
+        ),
+        {"test_stock_priceless": "the JSON parser raised RecursionError, which your code did"},
+    ),
 ]
