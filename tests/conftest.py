@@ -230,3 +230,29 @@ def borrowed_path(venv: Path) -> str:
     bins = [str(venv / "bin")]
     bins += [str(Path(p).parents[2] / "bin") for p in site_packages()]
     return os.pathsep.join([*dict.fromkeys(bins), os.environ.get("PATH", "")])
+
+
+# The longest tests go to the workers first: pytest-xdist hands tests out in this order, and a
+# four-minute test started last would keep one core busy while the other sits idle.
+LONGEST_FIRST = (
+    "test_mutants.py::test_mutants_fail_their_checks[14]",
+    "test_mutants.py",
+    "slow",
+    "test_notebooks.py",
+    "test_services.py",
+    "test_dashboard.py",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    for rank, key in enumerate(LONGEST_FIRST):
+        if key == "slow":
+            if item.get_closest_marker("slow") is not None:
+                return rank
+        elif key in item.nodeid:
+            return rank
+    return len(LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: the order within each rank is the files' own

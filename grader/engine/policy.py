@@ -63,9 +63,19 @@ TRACEBACK_FORMATTERS = frozenset(
         "_extract_from_extended_frame_gen", "format_stack_entry", "_format_syntax_error",
     }
 )  # fmt: skip
-# asyncio's repr of a task or coroutine reads its frame for the line it waits at and hands
-# out text: the loop does it when a callback fails (events.Handle._run) and in debug mode.
-TEXT_FROM_FRAMES = frozenset({("asyncio", "coroutines.py", "_format_coroutine")})
+# Standard-library functions that read frames for their own purposes and hand none out:
+# asyncio's repr of a task or coroutine (the line it waits at, as text: the loop makes one
+# when a callback fails), get_event_loop on 3.12-3.13 (the stacklevel of its deprecation
+# warning), and the creation tracebacks of handles, futures and tasks in debug mode (text).
+STDLIB_FRAME_USERS = frozenset(
+    {
+        ("asyncio", "coroutines.py", "_format_coroutine"),
+        ("asyncio", "events.py", "get_event_loop"),
+        ("asyncio", "events.py", "__init__"),
+        ("asyncio", "futures.py", "__init__"),
+        ("asyncio", "format_helpers.py", "extract_stack"),
+    }
+)
 # Looked at for the line that makes the call (the standard library uses them legitimately
 # on a learner's behalf: dataclasses compile code, inspect reads code flags), and refused
 # too when that line is a thread's or a loop callback's bare start (a C function handed to
@@ -229,7 +239,7 @@ def _make_hook(policy: Policy, refuse: Callable[[str, str], None]) -> Callable[[
     stdlib = os.path.dirname(os.__file__)
     text_only = frozenset(
         (os.path.join(stdlib, package, file), function)
-        for package, file, function in TEXT_FROM_FRAMES
+        for package, file, function in STDLIB_FRAME_USERS
     )
     watched = SPAWN | FILE_CHANGES | SIGNALS | DIRECT | FRAME_EVENTS | {"import", "open"}
     busy = threading.local()
