@@ -33,6 +33,7 @@ from grader.lab.realtime import real_time
 from grader.lab.web import (
     build_app,
     call,
+    expect_allow,
     expect_json,
     expect_json_error,
     expect_status,
@@ -552,13 +553,7 @@ async def test_report_errors_json(learner: Learner) -> None:
             expect_json_error(await call(client, "GET", path, seconds=3), 404, hint=hint)
         reply = await call(client, "POST", "/report/7", seconds=3)
         expect_json_error(reply, 405, hint=hint)
-        if not reply.header("Allow"):
-            fail(
-                f"{reply.call} answered 405 without the Allow header",
-                expected="405 with Allow: GET, ...",
-                got=reply.describe(),
-                hint=hint,
-            )
+        expect_allow(reply, "GET", hint=hint)
         learner.patch("blocking_task", failing_report)
         reply = await call(client, "GET", "/report/7", seconds=3)
         reply.call = "GET /report/7 (blocking_task raised an OSError)"

@@ -221,6 +221,17 @@ def expect_json_error(reply: Reply, status: int, *, hint: str = "") -> None:
         )
 
 
+def expect_allow(reply: Reply, method: str, *, hint: str) -> None:
+    """A 405 names the methods the route accepts in Allow (HTTP requires it)."""
+    if method not in (reply.header("Allow") or ""):
+        fail(
+            f"{reply.call} answered 405 without the Allow header",
+            expected=f"Allow: the methods the route accepts ({method}, ...)",
+            got=f"headers: {show(reply.headers)}",
+            hint=hint,
+        )
+
+
 def build_app(learner: Any, **options: Any) -> Any:
     """`create_app(**options)` from the learner's module, which must return a new Quart app."""
     from quart import Quart  # imported here: chapters without a web app never load Quart
